@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs a Tether node in the foreground with conf/tether.json and conf/logback.xml.
+# Builds target/tether.jar first when it is missing or older than any source.
+# Extra arguments go to the Vert.x launcher, e.g. scripts/run.sh -cluster
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jar=target/tether.jar
+if [ ! -f "$jar" ] || [ -n "$(find pom.xml src/main verticles conf -newer "$jar" -print -quit 2>/dev/null)" ]; then
+  echo "building $jar ..." >&2
+  scripts/mvnw -q -B -DskipTests package >&2
+fi
+exec java ${TETHER_JAVA_OPTS:-} -Dlogback.configurationFile=conf/logback.xml \
+  -Dhazelcast.logging.type=slf4j \
+  -jar "$jar" -conf conf/tether.json -options conf/vertx.json "$@"

@@ -1,0 +1,59 @@
+package dev.tether.config;
+
+import io.vertx.core.json.JsonObject;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The whole of {@code conf/tether.json}, validated. Unknown keys are errors: a typo must not be
+ * silently ignored.
+ */
+public record TetherConfig(String node, List<ServerConfig> servers, JsonObject raw) {
+
+  /** Short names of the verticles Tether ships; anything else must be a class name. */
+  public static final Map<String, String> VERTICLES = Map.of(
+    "echo", "dev.tether.verticles.EchoVerticle",
+    "plain-echo", "dev.tether.verticles.PlainEchoVerticle",
+    "session", "dev.tether.verticles.SessionVerticle");
+
+  private static final Set<String> KEYS = Set.of("node", "servers", "recovery", "http", "bridge", "monitor", "metrics");
+
+  public static TetherConfig fromJson(JsonObject json) {
+    for (String key : json.fieldNames()) {
+      if (!KEYS.contains(key)) {
+        throw new IllegalArgumentException(key + ": unknown top-level key; allowed: " + new TreeSet<>(KEYS));
+      }
+    }
+    String node = ServerConfig.string(json, "node", "node-" + ProcessHandle.current().pid(), "");
+    Object serversValue = json.getValue("servers");
+    if (serversValue != null && !(serversValue instanceof JsonObject)) {
+      throw new IllegalArgumentException("servers: must be an object of named servers");
+    }
+    JsonObject servers = serversValue == null ? new JsonObject() : (JsonObject) serversValue;
+    List<ServerConfig> list = new ArrayList<>();
+    for (String name : servers.fieldNames()) {
+      Object s = servers.getValue(name);
+      if (!(s instanceof JsonObject o)) {
+        throw new IllegalArgumentException("servers." + name + ": must be an object");
+      }
+      ServerConfig sc = ServerConfig.fromJson(name, o, Set.of());
+      verticleClass(sc.verticle());
+      list.add(sc);
+    }
+    return new TetherConfig(node, List.copyOf(list), json);
+  }
+
+  /** The class name for a verticle's short name or class name. */
+  public static String verticleClass(String verticle) {
+    String cls = VERTICLES.getOrDefault(verticle, verticle);
+    if (!cls.contains(".")) {
+      throw new IllegalArgumentException("verticle: unknown verticle '" + verticle + "'; known: "
+        + new TreeSet<>(VERTICLES.keySet()) + " or a class name");
+    }
+    return cls;
+  }
+}

@@ -1,0 +1,98 @@
+package dev.tether.fault;
+
+import dev.tether.net.PartialWriteException;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
+
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A Netty handler that injects outbound faults following a {@link FaultPlan}: refuse a write
+ * (soft failure), pass part of it and refuse the rest (soft partial write), fail it as a direct
+ * memory allocation would ({@link OutOfMemoryError}), or delay flushes. It sits between Tether's
+ * write tracker and the transport, so what it does looks to Tether exactly like the real thing.
+ *
+ * <p>One instance per channel; used only from the channel's event loop.
+ */
+public final class FaultInjector extends ChannelOutboundHandlerAdapter {
+
+  /** Pipeline name under which Tether installs the injector. */
+  public static final String NAME = "tether-fault";
+
+  private final FaultPlan plan;
+  private final SplittableRandom random;
+
+  // State accessed exclusively from the channel's event loop
+  private long writes;
+  private int faults;
+
+  FaultInjector(FaultPlan plan, long seed) {
+    this.plan = plan;
+    this.random = new SplittableRandom(seed);
+  }
+
+  /** Writes seen so far (numbered from 1). */
+  public long writes() {
+    return writes;
+  }
+
+  /** Faults injected so far. */
+  public int faults() {
+    return faults;
+  }
+
+  @Override
+  public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+    if (!(msg instanceof ByteBuf buf) || !buf.isReadable()) {
+      ctx.write(msg, promise);
+      return;
+    }
+    long n = ++writes;
+    int len = buf.readableBytes();
+    if (faults >= plan.maxFaults()) {
+      ctx.write(msg, promise);
+      return;
+    }
+    double roll = random.nextDouble();
+    Integer pass = plan.partialWrites().get(n);
+    if (pass == null && roll < plan.partialWriteRate() && len > 1) {
+      pass = 1 + random.nextInt(len - 1);
+    }
+    if (plan.failWrites().contains(n)
+      || (pass == null && roll >= plan.partialWriteRate() && roll < plan.partialWriteRate() + plan.writeFailureRate())) {
+      faults++;
+      buf.release();
+      promise.tryFailure(new InjectedWriteFault("injected: write #" + n + " of " + len + " bytes refused"));
+    } else if (plan.allocationFailures().contains(n) || (pass == null
+      && roll >= plan.partialWriteRate() + plan.writeFailureRate()
+      && roll < plan.partialWriteRate() + plan.writeFailureRate() + plan.allocationFailureRate())) {
+      faults++;
+      buf.release();
+      promise.tryFailure(new OutOfMemoryError("injected: cannot reserve " + len + " bytes of direct buffer memory"));
+    } else if (pass != null && pass > 0 && pass < len) {
+      faults++;
+      ChannelPromise passed = ctx.newPromise();
+      ctx.write(buf.retainedSlice(buf.readerIndex(), pass), passed);
+      buf.release();
+      promise.tryFailure(new PartialWriteException("injected: write #" + n + " passed " + pass + " of " + len
+        + " bytes, the rest refused", pass, passed));
+    } else {
+      ctx.write(msg, promise);
+    }
+  }
+
+  @Override
+  public void flush(ChannelHandlerContext ctx) {
+    long delay = plan.flushDelayMs();
+    if (delay > 0) {
+      ctx.executor().schedule(() -> {
+        ctx.flush();
+      }, delay, TimeUnit.MILLISECONDS);
+    } else {
+      ctx.flush();
+    }
+  }
+}

@@ -1,0 +1,154 @@
+package dev.tether.fault;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * A seeded, reproducible schedule of outbound faults for the connections of one server. Writes are
+ * numbered from 1 per connection, in the order they reach the transport (resent writes count too).
+ * Explicit schedules ({@code failWrites}, {@code partialWrites}, {@code allocationFailures}) name
+ * write numbers; rates draw from a {@link java.util.SplittableRandom} seeded with {@code seed} and the
+ * connection's number, so the same seed gives the same faults. {@code maxFaults} bounds the faults
+ * per connection. Off unless {@code enabled} is true.
+ *
+ * <pre>{@code
+ * "faults": {"enabled": true, "seed": 7, "writeFailureRate": 0.01, "partialWriteRate": 0.01,
+ *            "allocationFailureRate": 0.0, "failWrites": [3], "partialWrites": {"5": 100},
+ *            "allocationFailures": [], "flushDelayMs": 0, "maxFaults": 1000}
+ * }</pre>
+ */
+public record FaultPlan(
+  boolean enabled,
+  long seed,
+  Set<Long> failWrites,
+  Map<Long, Integer> partialWrites,
+  Set<Long> allocationFailures,
+  double writeFailureRate,
+  double partialWriteRate,
+  double allocationFailureRate,
+  long flushDelayMs,
+  int maxFaults) {
+
+  public static final FaultPlan NONE = new FaultPlan(false, 0, Set.of(), Map.of(), Set.of(), 0, 0, 0, 0, 0);
+
+  public FaultPlan {
+    failWrites = Set.copyOf(failWrites);
+    partialWrites = Map.copyOf(partialWrites);
+    allocationFailures = Set.copyOf(allocationFailures);
+    check("writeFailureRate", writeFailureRate);
+    check("partialWriteRate", partialWriteRate);
+    check("allocationFailureRate", allocationFailureRate);
+    if (writeFailureRate + partialWriteRate + allocationFailureRate > 1) {
+      throw new IllegalArgumentException("the fault rates must add up to at most 1");
+    }
+    if (flushDelayMs < 0 || maxFaults < 0) {
+      throw new IllegalArgumentException("flushDelayMs and maxFaults must be >= 0");
+    }
+  }
+
+  private static void check(String key, double rate) {
+    if (!(rate >= 0 && rate <= 1)) {
+      throw new IllegalArgumentException(key + ": must be within [0, 1], got " + rate);
+    }
+  }
+
+  /** A plan that is enabled, with nothing scheduled yet; use the {@code with...} methods. */
+  public static FaultPlan seeded(long seed) {
+    return new FaultPlan(true, seed, Set.of(), Map.of(), Set.of(), 0, 0, 0, 0, Integer.MAX_VALUE);
+  }
+
+  public FaultPlan withFailWrite(long n) {
+    Set<Long> s = new TreeSet<>(failWrites);
+    s.add(n);
+    return new FaultPlan(enabled, seed, s, partialWrites, allocationFailures, writeFailureRate, partialWriteRate,
+      allocationFailureRate, flushDelayMs, maxFaults);
+  }
+
+  public FaultPlan withPartialWrite(long n, int passBytes) {
+    Map<Long, Integer> m = new TreeMap<>(partialWrites);
+    m.put(n, passBytes);
+    return new FaultPlan(enabled, seed, failWrites, m, allocationFailures, writeFailureRate, partialWriteRate,
+      allocationFailureRate, flushDelayMs, maxFaults);
+  }
+
+  public FaultPlan withAllocationFailure(long n) {
+    Set<Long> s = new TreeSet<>(allocationFailures);
+    s.add(n);
+    return new FaultPlan(enabled, seed, failWrites, partialWrites, s, writeFailureRate, partialWriteRate,
+      allocationFailureRate, flushDelayMs, maxFaults);
+  }
+
+  public FaultPlan withRates(double writeFailure, double partialWrite, double allocationFailure) {
+    return new FaultPlan(enabled, seed, failWrites, partialWrites, allocationFailures, writeFailure, partialWrite,
+      allocationFailure, flushDelayMs, maxFaults);
+  }
+
+  public FaultPlan withFlushDelayMs(long ms) {
+    return new FaultPlan(enabled, seed, failWrites, partialWrites, allocationFailures, writeFailureRate, partialWriteRate,
+      allocationFailureRate, ms, maxFaults);
+  }
+
+  public FaultPlan withMaxFaults(int max) {
+    return new FaultPlan(enabled, seed, failWrites, partialWrites, allocationFailures, writeFailureRate, partialWriteRate,
+      allocationFailureRate, flushDelayMs, max);
+  }
+
+  /** A fresh injector for the connection numbered {@code connection} (its faults depend on the seed and that number). */
+  public FaultInjector newInjector(long connection) {
+    return new FaultInjector(this, seed * 0x9E3779B97F4A7C15L + connection);
+  }
+
+  private static final Set<String> KEYS = Set.of("enabled", "seed", "failWrites", "partialWrites", "allocationFailures",
+    "writeFailureRate", "partialWriteRate", "allocationFailureRate", "flushDelayMs", "maxFaults");
+
+  /**
+   * Parses a {@code faults} object; null or {@code enabled: false} gives {@link #NONE}.
+   *
+   * @param where configuration path used in error messages
+   */
+  public static FaultPlan fromJson(JsonObject json, String where) {
+    if (json == null) {
+      return NONE;
+    }
+    for (String key : json.fieldNames()) {
+      if (!KEYS.contains(key)) {
+        throw new IllegalArgumentException(where + "." + key + ": unknown key; allowed: " + new TreeSet<>(KEYS));
+      }
+    }
+    try {
+      if (!json.getBoolean("enabled", false)) {
+        return NONE;
+      }
+      Set<Long> fail = longs(json.getJsonArray("failWrites"));
+      Set<Long> alloc = longs(json.getJsonArray("allocationFailures"));
+      Map<Long, Integer> partial = new TreeMap<>();
+      JsonObject p = json.getJsonObject("partialWrites", new JsonObject());
+      for (String k : p.fieldNames()) {
+        partial.put(Long.parseLong(k), p.getInteger(k));
+      }
+      return new FaultPlan(true, json.getLong("seed", 1L), fail, partial, alloc,
+        json.getDouble("writeFailureRate", 0.0), json.getDouble("partialWriteRate", 0.0),
+        json.getDouble("allocationFailureRate", 0.0), json.getLong("flushDelayMs", 0L),
+        json.getInteger("maxFaults", Integer.MAX_VALUE));
+    } catch (ClassCastException | NumberFormatException e) {
+      throw new IllegalArgumentException(where + ": bad value: " + e.getMessage(), e);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(where + "." + e.getMessage(), e);
+    }
+  }
+
+  private static Set<Long> longs(JsonArray array) {
+    Set<Long> s = new TreeSet<>();
+    if (array != null) {
+      for (int i = 0; i < array.size(); i++) {
+        s.add(array.getLong(i));
+      }
+    }
+    return s;
+  }
+}

@@ -1,0 +1,51 @@
+package dev.tether.metrics;
+
+import dev.tether.event.Action;
+import dev.tether.event.Direction;
+import dev.tether.event.FailureKind;
+
+/**
+ * The one interface through which Tether records its meters. Called from event loops, so
+ * implementations must be thread-safe and must not block. Tags are bounded: server names, kinds,
+ * policies, never connections or addresses.
+ */
+public interface TetherRecorder {
+
+  /** Final outcome of one application write: {@code ok}, {@code unsent} or {@code rejected}. */
+  void write(String server, String outcome);
+
+  /** Bytes confirmed handed to the kernel (resent bytes included once flushed). */
+  void flushed(String server, long bytes);
+
+  /** Time from a write being accepted until its last byte was flushed. */
+  void flushTime(String server, long nanos);
+
+  /** Bytes given up for good. */
+  void unsent(String server, FailureKind kind, long bytes);
+
+  void failure(String server, FailureKind kind, Direction direction);
+
+  /** Change of the pending bytes of a server's connections (may be negative). */
+  void pending(String server, long delta);
+
+  /** Change of the open connection count of a server (+1 / -1). */
+  void connections(String server, int delta);
+
+  void recoveryAction(String policy, Action action, String result);
+
+  /** Bytes replayed after a soft failure. */
+  void resent(String server, long bytes);
+
+  /** A recorder that records nothing. */
+  TetherRecorder NOOP = new TetherRecorder() {
+    @Override public void write(String server, String outcome) { }
+    @Override public void flushed(String server, long bytes) { }
+    @Override public void flushTime(String server, long nanos) { }
+    @Override public void unsent(String server, FailureKind kind, long bytes) { }
+    @Override public void failure(String server, FailureKind kind, Direction direction) { }
+    @Override public void pending(String server, long delta) { }
+    @Override public void connections(String server, int delta) { }
+    @Override public void recoveryAction(String policy, Action action, String result) { }
+    @Override public void resent(String server, long bytes) { }
+  };
+}

@@ -1,0 +1,171 @@
+package dev.tether.net;
+
+import dev.tether.fault.FaultPlan;
+import dev.tether.recovery.PolicySet;
+import io.vertx.core.json.JsonObject;
+
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * How the connections of one tracked server are tracked. Every setting has a default and a JSON key
+ * (the same name), validated with a message naming the key.
+ */
+public final class TrackingOptions {
+
+  /** Default write timeout: 30 s. A write not flushed by then raises {@code WRITE_TIMEOUT}. 0 disables. */
+  public static final long DEFAULT_WRITE_TIMEOUT_MS = 30_000;
+  /** Default hard cap on a connection's pending bytes: 4 MiB. Passing it raises {@code WRITE_QUEUE_OVERFLOW}. */
+  public static final long DEFAULT_MAX_PENDING_BYTES = 4L << 20;
+  /** Default back-pressure mark: 256 KiB pending makes {@code writeQueueFull()} true; drain at half. */
+  public static final long DEFAULT_HIGH_WATER_MARK = 256L << 10;
+  /** Default time to wait for the recovery verticle's decision before applying the local policy. */
+  public static final long DEFAULT_DECISION_TIMEOUT_MS = 500;
+
+  private String server = "tether";
+  private String protocol = "raw";
+  private long writeTimeoutMs = DEFAULT_WRITE_TIMEOUT_MS;
+  private long maxPendingBytes = DEFAULT_MAX_PENDING_BYTES;
+  private long highWaterMark = DEFAULT_HIGH_WATER_MARK;
+  private long decisionTimeoutMs = DEFAULT_DECISION_TIMEOUT_MS;
+  private PolicySet policies = PolicySet.closeAll();
+  private FaultPlan faults = FaultPlan.NONE;
+
+  public TrackingOptions() {
+  }
+
+  /**
+   * Reads the tracking keys of a server's configuration object; other keys are left to the caller.
+   *
+   * @param where configuration path used in error messages
+   */
+  public static TrackingOptions fromJson(JsonObject json, String where) {
+    TrackingOptions o = new TrackingOptions();
+    o.setWriteTimeoutMs(nonNegative(json, "writeTimeoutMs", DEFAULT_WRITE_TIMEOUT_MS, where));
+    o.setMaxPendingBytes(positive(json, "maxPendingBytes", DEFAULT_MAX_PENDING_BYTES, where));
+    o.setHighWaterMark(positive(json, "highWaterMark", Math.min(DEFAULT_HIGH_WATER_MARK, o.maxPendingBytes), where));
+    o.setDecisionTimeoutMs(positive(json, "decisionTimeoutMs", DEFAULT_DECISION_TIMEOUT_MS, where));
+    if (o.highWaterMark > o.maxPendingBytes) {
+      throw new IllegalArgumentException(where + ".highWaterMark: must be <= maxPendingBytes (" + o.maxPendingBytes + ")");
+    }
+    Object policies = json.getValue("policies");
+    if (policies != null && !(policies instanceof JsonObject)) {
+      throw new IllegalArgumentException(where + ".policies: must be an object");
+    }
+    o.setPolicies(PolicySet.fromJson((JsonObject) policies, where + ".policies"));
+    Object faults = json.getValue("faults");
+    if (faults != null && !(faults instanceof JsonObject)) {
+      throw new IllegalArgumentException(where + ".faults: must be an object");
+    }
+    o.setFaults(FaultPlan.fromJson((JsonObject) faults, where + ".faults"));
+    return o;
+  }
+
+  /** The keys {@link #fromJson} understands. */
+  public static Set<String> keys() {
+    return new TreeSet<>(Set.of("writeTimeoutMs", "maxPendingBytes", "highWaterMark", "decisionTimeoutMs", "policies", "faults"));
+  }
+
+  static long nonNegative(JsonObject json, String key, long def, String where) {
+    Object v = json.getValue(key);
+    if (v == null) {
+      return def;
+    }
+    if (!(v instanceof Number n) || n.doubleValue() != n.longValue() || n.longValue() < 0) {
+      throw new IllegalArgumentException(where + "." + key + ": must be an integer >= 0, got " + v);
+    }
+    return n.longValue();
+  }
+
+  static long positive(JsonObject json, String key, long def, String where) {
+    long v = nonNegative(json, key, def, where);
+    if (v == 0) {
+      throw new IllegalArgumentException(where + "." + key + ": must be > 0");
+    }
+    return v;
+  }
+
+  public String server() {
+    return server;
+  }
+
+  public TrackingOptions setServer(String server) {
+    this.server = server;
+    return this;
+  }
+
+  public String protocol() {
+    return protocol;
+  }
+
+  public TrackingOptions setProtocol(String protocol) {
+    this.protocol = protocol;
+    return this;
+  }
+
+  public long writeTimeoutMs() {
+    return writeTimeoutMs;
+  }
+
+  public TrackingOptions setWriteTimeoutMs(long writeTimeoutMs) {
+    if (writeTimeoutMs < 0) {
+      throw new IllegalArgumentException("writeTimeoutMs must be >= 0");
+    }
+    this.writeTimeoutMs = writeTimeoutMs;
+    return this;
+  }
+
+  public long maxPendingBytes() {
+    return maxPendingBytes;
+  }
+
+  public TrackingOptions setMaxPendingBytes(long maxPendingBytes) {
+    if (maxPendingBytes <= 0) {
+      throw new IllegalArgumentException("maxPendingBytes must be > 0");
+    }
+    this.maxPendingBytes = maxPendingBytes;
+    return this;
+  }
+
+  public long highWaterMark() {
+    return highWaterMark;
+  }
+
+  public TrackingOptions setHighWaterMark(long highWaterMark) {
+    if (highWaterMark <= 0) {
+      throw new IllegalArgumentException("highWaterMark must be > 0");
+    }
+    this.highWaterMark = highWaterMark;
+    return this;
+  }
+
+  public long decisionTimeoutMs() {
+    return decisionTimeoutMs;
+  }
+
+  public TrackingOptions setDecisionTimeoutMs(long decisionTimeoutMs) {
+    if (decisionTimeoutMs <= 0) {
+      throw new IllegalArgumentException("decisionTimeoutMs must be > 0");
+    }
+    this.decisionTimeoutMs = decisionTimeoutMs;
+    return this;
+  }
+
+  public PolicySet policies() {
+    return policies;
+  }
+
+  public TrackingOptions setPolicies(PolicySet policies) {
+    this.policies = policies;
+    return this;
+  }
+
+  public FaultPlan faults() {
+    return faults;
+  }
+
+  public TrackingOptions setFaults(FaultPlan faults) {
+    this.faults = faults == null ? FaultPlan.NONE : faults;
+    return this;
+  }
+}

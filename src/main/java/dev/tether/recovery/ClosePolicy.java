@@ -1,0 +1,35 @@
+package dev.tether.recovery;
+
+import dev.tether.event.Action;
+import dev.tether.event.Decision;
+import dev.tether.event.FailureEvent;
+import io.vertx.core.json.JsonObject;
+
+/** Closes the connection; every pending byte is reported unsent. The default for raw streams. */
+public final class ClosePolicy implements RecoveryPolicy {
+
+  public static final String NAME = "close";
+
+  @Override
+  public String name() {
+    return NAME;
+  }
+
+  @Override
+  public Decision decide(FailureEvent event) {
+    return Decision.of(Action.CLOSE, NAME, "close on " + event.kind());
+  }
+
+  public static final class Factory implements RecoveryPolicyFactory {
+    @Override
+    public String name() {
+      return NAME;
+    }
+
+    @Override
+    public RecoveryPolicy create(JsonObject config) {
+      Policies.checkKeys(config, NAME);
+      return new ClosePolicy();
+    }
+  }
+}

@@ -1,0 +1,79 @@
+package dev.tether.recovery;
+
+import dev.tether.event.FailureEvent;
+import dev.tether.event.FailureKind;
+import io.vertx.core.json.JsonObject;
+
+import java.util.EnumMap;
+import java.util.Map;
+
+/**
+ * The policies of one server: one per failure kind where configured, else one for soft failures,
+ * else the default. Configured as
+ * <pre>{@code
+ * "policies": {
+ *   "default": "close",
+ *   "soft": {"policy": "resend-remainder", "initialDelayMs": 20, "maxDelayMs": 2000, "maxAttempts": 5},
+ *   "WRITE_TIMEOUT": "close"
+ * }}</pre>
+ */
+public final class PolicySet {
+
+  private final RecoveryPolicy defaultPolicy;
+  private final RecoveryPolicy softPolicy;
+  private final Map<FailureKind, RecoveryPolicy> byKind;
+
+  public PolicySet(RecoveryPolicy defaultPolicy, RecoveryPolicy softPolicy, Map<FailureKind, RecoveryPolicy> byKind) {
+    this.defaultPolicy = defaultPolicy;
+    this.softPolicy = softPolicy;
+    this.byKind = byKind.isEmpty() ? Map.of() : new EnumMap<>(byKind);
+  }
+
+  /** Close on everything: what a server gets with no configuration at all. */
+  public static PolicySet closeAll() {
+    return new PolicySet(new ClosePolicy(), null, Map.of());
+  }
+
+  /**
+   * Parses a {@code policies} object.
+   *
+   * @param where configuration path for error messages, e.g. {@code servers.echo.policies}
+   */
+  public static PolicySet fromJson(JsonObject json, String where) {
+    if (json == null) {
+      return closeAll();
+    }
+    RecoveryPolicy def = new ClosePolicy();
+    RecoveryPolicy soft = null;
+    Map<FailureKind, RecoveryPolicy> byKind = new EnumMap<>(FailureKind.class);
+    for (String key : json.fieldNames()) {
+      Object spec = json.getValue(key);
+      String path = where + "." + key;
+      switch (key) {
+        case "default" -> def = Policies.create(spec, path);
+        case "soft" -> soft = Policies.create(spec, path);
+        default -> {
+          FailureKind kind;
+          try {
+            kind = FailureKind.parse(key);
+          } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(path + ": expected 'default', 'soft' or a failure kind; " + e.getMessage());
+          }
+          byKind.put(kind, Policies.create(spec, path));
+        }
+      }
+    }
+    return new PolicySet(def, soft, byKind);
+  }
+
+  public RecoveryPolicy select(FailureEvent event) {
+    RecoveryPolicy p = byKind.get(event.kind());
+    if (p != null) {
+      return p;
+    }
+    if (event.soft() && softPolicy != null) {
+      return softPolicy;
+    }
+    return defaultPolicy;
+  }
+}

@@ -1,0 +1,53 @@
+package dev.tether.verticles;
+
+import dev.tether.config.ServerConfig;
+import dev.tether.net.TrackedServer;
+import dev.tether.net.TrackedSocket;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.net.NetServerOptions;
+import io.vertx.core.net.NetSocket;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The tracked echo server: every byte received is written back through a {@link TrackedSocket}.
+ * Reading pauses while the connection's pending bytes are over the high-water mark and resumes when
+ * they drain, so a peer that stops reading cannot make the server buffer without bound.
+ *
+ * <p>Configuration: a {@code servers.<name>} object of {@code conf/tether.json} plus {@code name}.
+ */
+public class EchoVerticle extends VerticleBase {
+
+  private static final Logger log = LoggerFactory.getLogger(EchoVerticle.class);
+
+  private volatile TrackedServer server;
+
+  @Override
+  public Future<?> start() {
+    ServerConfig cfg = ServerConfig.forVerticle(config(), "echo");
+    NetServerOptions net = new NetServerOptions().setHost(cfg.host()).setPort(cfg.port());
+    return TrackedServer.listen(vertx, net, cfg.tracking(), cfg.maxConnections(), EchoVerticle::echo)
+      .onSuccess(s -> {
+        server = s;
+        log.info("{} (tracked echo) listening on {}:{}", cfg.name(), cfg.host(), s.actualPort());
+      });
+  }
+
+  static void echo(TrackedSocket tracked) {
+    NetSocket socket = tracked.socket();
+    socket.handler(buf -> {
+      tracked.send(buf);
+      if (tracked.writeQueueFull()) {
+        socket.pause();
+      }
+    });
+    tracked.drainHandler(v -> socket.resume());
+  }
+
+  /** The port actually bound (useful with port 0), or -1 before start. */
+  public int actualPort() {
+    TrackedServer s = server;
+    return s == null ? -1 : s.actualPort();
+  }
+}

@@ -1,0 +1,64 @@
+package dev.tether.verticles;
+
+import dev.tether.Tether;
+import dev.tether.config.TetherConfig;
+import dev.tether.config.ServerConfig;
+import dev.tether.metrics.MicrometerRecorder;
+import dev.tether.metrics.TetherRecorder;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.micrometer.backends.BackendRegistries;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Reads {@code conf/tether.json} (the launcher's {@code -conf}), validates all of it before doing
+ * anything, installs the node's shared state (node name, metrics recorder) and deploys the verticles
+ * the configuration names. A bad configuration fails the deployment with a message naming the key,
+ * and the launcher exits.
+ */
+public class MainVerticle extends VerticleBase {
+
+  private static final Logger log = LoggerFactory.getLogger(MainVerticle.class);
+
+  @Override
+  public Future<?> start() {
+    TetherConfig cfg;
+    try {
+      cfg = TetherConfig.fromJson(config());
+    } catch (IllegalArgumentException e) {
+      log.error("invalid configuration: {}", e.getMessage());
+      return Future.failedFuture(new IllegalArgumentException("invalid configuration: " + e.getMessage(), e));
+    }
+    Tether.install(vertx, cfg.node(), recorder());
+    log.info("Tether node {} starting {} server(s)", cfg.node(), cfg.servers().size());
+    List<Future<String>> deployments = new ArrayList<>();
+    for (ServerConfig server : cfg.servers()) {
+      if (!server.enabled()) {
+        continue;
+      }
+      DeploymentOptions options = new DeploymentOptions()
+        .setConfig(server.raw().copy().put("name", server.name()))
+        .setInstances(server.instances());
+      deployments.add(vertx.deployVerticle(TetherConfig.verticleClass(server.verticle()), options)
+        .onFailure(e -> log.error("server {} failed to start: {}", server.name(), e.getMessage())));
+    }
+    return Future.all(deployments).onSuccess(v -> log.info("Tether node {} ready", cfg.node()));
+  }
+
+  /** Tether's meters go to Vert.x's Micrometer registry when metrics are on, else to a registry of our own. */
+  private static TetherRecorder recorder() {
+    MeterRegistry registry = BackendRegistries.getDefaultNow();
+    if (registry == null) {
+      registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    }
+    return new MicrometerRecorder(registry);
+  }
+}
