@@ -40,6 +40,12 @@ public class MainVerticle extends VerticleBase {
     Tether.install(vertx, cfg.node(), recorder());
     log.info("Tether node {} starting {} server(s)", cfg.node(), cfg.servers().size());
     List<Future<String>> deployments = new ArrayList<>();
+    if (cfg.recoveryEnabled()) {
+      // the recovery verticle gets the whole configuration: it needs every server's policies
+      deployments.add(vertx.deployVerticle(RecoveryVerticle.class.getName(),
+        new DeploymentOptions().setConfig(cfg.raw().copy())));
+    }
+    // (further node-wide verticles are deployed here)
     for (ServerConfig server : cfg.servers()) {
       if (!server.enabled()) {
         continue;

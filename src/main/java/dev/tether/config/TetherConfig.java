@@ -28,7 +28,13 @@ public record TetherConfig(String node, List<ServerConfig> servers, JsonObject r
         throw new IllegalArgumentException(key + ": unknown top-level key; allowed: " + new TreeSet<>(KEYS));
       }
     }
-    String node = ServerConfig.string(json, "node", "node-" + ProcessHandle.current().pid(), "");
+    String node = json.getValue("node") == null ? "node-" + ProcessHandle.current().pid() : null;
+    if (node == null) {
+      if (!(json.getValue("node") instanceof String n) || n.isBlank() || !n.matches("[A-Za-z0-9_.-]+")) {
+        throw new IllegalArgumentException("node: must be a name of letters, digits, '.', '_' or '-', got " + json.getValue("node"));
+      }
+      node = n;
+    }
     Object serversValue = json.getValue("servers");
     if (serversValue != null && !(serversValue instanceof JsonObject)) {
       throw new IllegalArgumentException("servers: must be an object of named servers");
@@ -44,7 +50,29 @@ public record TetherConfig(String node, List<ServerConfig> servers, JsonObject r
       verticleClass(sc.verticle());
       list.add(sc);
     }
+    Object recovery = json.getValue("recovery");
+    if (recovery != null && !(recovery instanceof JsonObject)) {
+      throw new IllegalArgumentException("recovery: must be an object");
+    }
+    JsonObject rec = recovery == null ? new JsonObject() : (JsonObject) recovery;
+    for (String key : rec.fieldNames()) {
+      if (!Set.of("enabled", "default", "protocols").contains(key)) {
+        throw new IllegalArgumentException("recovery." + key + ": unknown key; allowed: [default, enabled, protocols]");
+      }
+    }
+    ServerConfig.bool(rec, "enabled", true, "recovery");
+    dev.tether.recovery.PolicySet.fromJson(rec.getJsonObject("default"), "recovery.default");
+    JsonObject protocols = rec.getJsonObject("protocols", new JsonObject());
+    for (String p : protocols.fieldNames()) {
+      dev.tether.recovery.PolicySet.fromJson(protocols.getJsonObject(p), "recovery.protocols." + p);
+    }
     return new TetherConfig(node, List.copyOf(list), json);
+  }
+
+  /** Whether MainVerticle deploys the node's recovery verticle ({@code recovery.enabled}, default true). */
+  public boolean recoveryEnabled() {
+    JsonObject rec = raw.getJsonObject("recovery");
+    return rec == null || rec.getBoolean("enabled", true);
   }
 
   /** The class name for a verticle's short name or class name. */
