@@ -23,6 +23,7 @@ import io.netty.channel.ChannelProgressiveFuture;
 import io.netty.channel.ChannelProgressiveFutureListener;
 import io.netty.channel.ChannelProgressivePromise;
 import io.netty.channel.ChannelPromise;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Promise;
@@ -104,8 +105,9 @@ public final class TrackedSocket {
   /** Soft failures in the current episode (reset once a replay is completely flushed). */
   private int softAttempt;
   /** Last write of the current replay, and the outcome published once it is flushed. */
+  private SoftFailure replay;
+  private long replayBytes;
   private Write replayLast;
-  private RecoveryOutcome replayOutcome;
   /** Writes handed to Netty whose completion is pending. */
   private int onWire;
   /** Writes sitting in Vert.x's queue (not yet seen by the tracker). */
@@ -252,6 +254,16 @@ public final class TrackedSocket {
   /** Recomputes the books from the pending writes and throws if they do not balance. */
   public void checkInvariant() {
     ledger.checkInvariant();
+  }
+
+  /** Writes sitting in Vert.x's outbound queue, not yet handed to Netty. */
+  public int queuedWrites() {
+    return inQueue;
+  }
+
+  /** Writes handed to Netty whose completion is pending. */
+  public int writesOnWire() {
+    return onWire;
   }
 
   public boolean isClosed() {
@@ -427,7 +439,7 @@ public final class TrackedSocket {
         e.stage = Stage.HELD; // refused when it reaches the tracker
       }
     });
-    if (replayOutcome != null) {
+    if (replay != null) {
       finishReplay(RecoveryOutcome.FAILED, "resend failed again: " + cause);
     }
     softAttempt++;
@@ -475,39 +487,40 @@ public final class TrackedSocket {
     }
     state = State.OPEN;
     soft = null;
-    long bytes = 0;
-    Write last = null;
     List<Write> held = new ArrayList<>();
     ledger.forEachOpen(held::add);
-    for (Write w : held) {
-      bytes += w.remaining();
-      w.resent = true;
-      last = w;
-      transmit(w);
-    }
-    ledger.resent(bytes);
-    recorder.resent(server, bytes);
-    replayLast = last;
-    replayOutcome = outcome(s.event, s.decision, s.decision.delayMs(), bytes, RecoveryOutcome.OK,
-      "resent " + bytes + " bytes");
-    if (last == null) {
+    replay = s;
+    replayBytes = 0;
+    if (held.isEmpty()) {
       replayFlushed();
+      return;
+    }
+    replayLast = held.get(held.size() - 1);
+    for (Write w : held) {
+      if (state != State.OPEN) {
+        break; // a write of the replay failed softly at once: the rest stays held for the next decision
+      }
+      int rem = w.remaining();
+      replayBytes += rem;
+      ledger.resent(rem);
+      recorder.resent(server, rem);
+      w.resent = true;
+      transmit(w);
     }
   }
 
   private void replayFlushed() {
-    replayLast = null;
     softAttempt = 0;
     finishReplay(RecoveryOutcome.OK, null);
   }
 
   private void finishReplay(String result, String message) {
-    RecoveryOutcome o = replayOutcome;
-    replayOutcome = null;
+    SoftFailure r = replay;
+    replay = null;
     replayLast = null;
-    if (o != null) {
-      publish(new RecoveryOutcome(o.failure(), System.currentTimeMillis(), o.node(), o.server(), o.connection(),
-        o.kind(), o.policy(), o.action(), o.delayMs(), o.bytes(), result, message == null ? o.message() : message));
+    if (r != null) {
+      publish(outcome(r.event, r.decision, r.decision.delayMs(), replayBytes, result,
+        message == null ? "resent " + replayBytes + " bytes" : message));
     }
   }
 
@@ -637,8 +650,12 @@ public final class TrackedSocket {
         offset = w.firstUnflushed();
       }
     }
-    if (replayOutcome != null) {
+    if (replay != null) {
       finishReplay(RecoveryOutcome.FAILED, "connection closed before the resent bytes were flushed");
+    }
+    if (soft != null && soft.decision != null && soft.decision.action() == Action.RESEND && closingFor == null) {
+      publish(outcome(soft.event, soft.decision, soft.decision.delayMs(), 0, RecoveryOutcome.FAILED,
+        "connection closed before the resend"));
     }
     if (closingFor != null) {
       long bytes = 0;
@@ -693,9 +710,10 @@ public final class TrackedSocket {
     }
     JsonObject json = e.toJson();
     vertx.eventBus().publish(Addresses.FAILURE, json);
+    Context context = vertx.getOrCreateContext();
     vertx.eventBus().<JsonObject>request(Addresses.recover(tether.node()), json,
         new DeliveryOptions().setSendTimeout(options.decisionTimeoutMs()))
-      .onComplete(ar -> {
+      .onComplete(ar -> context.runOnContext(v -> {
         Decision d;
         if (ar.succeeded()) {
           try {
@@ -710,7 +728,7 @@ public final class TrackedSocket {
           d = localDecision(e);
         }
         execute(e, d);
-      });
+      }));
   }
 
   private Decision localDecision(FailureEvent e) {

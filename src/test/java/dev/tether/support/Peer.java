@@ -1,0 +1,115 @@
+package dev.tether.support;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.time.Duration;
+
+import static org.awaitility.Awaitility.await;
+
+/**
+ * A real TCP peer on 127.0.0.1 for tests, built on a plain blocking {@link Socket}: it can read
+ * everything into memory on its own thread, never read at all, or reset the connection (SO_LINGER 0).
+ */
+public final class Peer implements AutoCloseable {
+
+  private final Socket socket;
+  private final ByteArrayOutputStream received = new ByteArrayOutputStream();
+  private volatile boolean eof;
+  private volatile Throwable readError;
+  private Thread reader;
+
+  private Peer(Socket socket) {
+    this.socket = socket;
+  }
+
+  /** Connects and starts reading everything the server sends. */
+  public static Peer reading(int port) throws IOException {
+    Peer p = new Peer(connect(port, -1));
+    p.startReading();
+    return p;
+  }
+
+  /** Connects with a small receive buffer and never reads. */
+  public static Peer stalled(int port, int receiveBuffer) throws IOException {
+    return new Peer(connect(port, receiveBuffer));
+  }
+
+  private static Socket connect(int port, int receiveBuffer) throws IOException {
+    Socket s = new Socket();
+    if (receiveBuffer > 0) {
+      s.setReceiveBufferSize(receiveBuffer);
+    }
+    s.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
+    s.setTcpNoDelay(true);
+    return s;
+  }
+
+  private void startReading() {
+    reader = new Thread(() -> {
+      byte[] buf = new byte[64 * 1024];
+      try (InputStream in = socket.getInputStream()) {
+        int n;
+        while ((n = in.read(buf)) >= 0) {
+          synchronized (received) {
+            received.write(buf, 0, n);
+          }
+        }
+      } catch (IOException e) {
+        readError = e;
+      } finally {
+        eof = true;
+      }
+    }, "peer-reader-" + socket.getLocalPort());
+    reader.setDaemon(true);
+    reader.start();
+  }
+
+  public void send(byte[] data) throws IOException {
+    socket.getOutputStream().write(data);
+    socket.getOutputStream().flush();
+  }
+
+  public byte[] received() {
+    synchronized (received) {
+      return received.toByteArray();
+    }
+  }
+
+  public int receivedCount() {
+    synchronized (received) {
+      return received.size();
+    }
+  }
+
+  public boolean eof() {
+    return eof;
+  }
+
+  /** Waits until the server closed the connection (or it failed) and reading ended. */
+  public byte[] awaitEof(Duration timeout) {
+    await().atMost(timeout).until(() -> eof);
+    return received();
+  }
+
+  public void awaitReceived(int bytes, Duration timeout) {
+    await().atMost(timeout).until(() -> receivedCount() >= bytes || eof);
+  }
+
+  /** Resets the connection: close with SO_LINGER 0 sends an RST. */
+  public void reset() throws IOException {
+    socket.setSoLinger(true, 0);
+    socket.close();
+  }
+
+  public int localPort() {
+    return socket.getLocalPort();
+  }
+
+  @Override
+  public void close() throws IOException {
+    socket.close();
+  }
+}
