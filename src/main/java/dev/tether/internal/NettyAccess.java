@@ -59,9 +59,4 @@ public final class NettyAccess {
     ByteBuf buf = ((BufferInternal) buffer).getByteBuf();
     return from == 0 ? buf : buf.slice(buf.readerIndex() + from, buf.readableBytes() - from);
   }
-
-  /** Closes the channel now, failing whatever Netty still holds (no flush-before-close). */
-  public static void abort(NetSocket socket) {
-    channel(socket).close();
-  }
 }

@@ -122,6 +122,9 @@ public final class TrackedSocket {
   private FailureEvent closingFor;
   private Decision closingDecision;
   private boolean closeRequested;
+  private ChannelHandlerContext trackerContext;
+  /** A write timeout was reported and nothing has been flushed since: one event per stall. */
+  private boolean stalled;
   private long timeoutTimer = -1;
   private boolean full;
   private Handler<Void> drainHandler;
@@ -382,6 +385,7 @@ public final class TrackedSocket {
     if (bytes == 0) {
       return;
     }
+    stalled = false;
     boolean done = ledger.flushed(w, bytes);
     recorder.flushed(server, bytes);
     recorder.pending(server, -bytes);
@@ -592,7 +596,8 @@ public final class TrackedSocket {
         break;
       }
     }
-    if (!overdue.isEmpty()) {
+    if (!overdue.isEmpty() && !stalled) {
+      stalled = true;
       overdue.forEach(w -> w.timeoutReported = true);
       report(event(FailureKind.WRITE_TIMEOUT, Direction.WRITE, requested, flushed, offset,
         new java.util.concurrent.TimeoutException("not flushed within " + options.writeTimeoutMs() + " ms"), 1, true));
@@ -615,6 +620,20 @@ public final class TrackedSocket {
       hardCause = cause;
     }
     if (channel.isActive()) {
+      abort();
+    }
+  }
+
+  /**
+   * Closes now, failing what Netty still holds. Vert.x's own close first flushes and waits for the
+   * flush, which a stalled peer never lets finish; closing from the tracker's place in the pipeline
+   * goes straight to the transport.
+   */
+  private void abort() {
+    ChannelHandlerContext ctx = trackerContext;
+    if (ctx != null) {
+      ctx.close();
+    } else {
       channel.close();
     }
   }
@@ -802,8 +821,7 @@ public final class TrackedSocket {
     } else {
       publish(outcome(e, d, 0, 0, RecoveryOutcome.OK, "already closing"));
     }
-    // close now, failing what Netty still holds: a stalled peer would never let a graceful close finish
-    NettyAccess.abort(socket);
+    abort();
   }
 
   private RecoveryOutcome outcome(FailureEvent e, Decision d, long delayMs, long bytes, String result, String message) {
@@ -878,6 +896,11 @@ public final class TrackedSocket {
 
   /** First handler on the outbound path: unwraps tracked writes and follows their promises. */
   private final class Tracker extends ChannelOutboundHandlerAdapter {
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+      trackerContext = ctx;
+    }
+
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
       if (msg instanceof TrackedSocket.Write w) {
