@@ -26,7 +26,7 @@ public class EchoVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     ServerConfig cfg = ServerConfig.forVerticle(config(), "echo");
-    NetServerOptions net = new NetServerOptions().setHost(cfg.host()).setPort(cfg.port());
+    NetServerOptions net = cfg.netServerOptions();
     return TrackedServer.listen(vertx, net, cfg.tracking(), cfg.maxConnections(), EchoVerticle::echo)
       .onSuccess(s -> {
         server = s;

@@ -20,6 +20,8 @@ public record ServerConfig(
   int instances,
   int maxConnections,
   String protocol,
+  int sendBufferSize,
+  int receiveBufferSize,
   TrackingOptions tracking,
   JsonObject raw) {
 
@@ -28,7 +30,7 @@ public record ServerConfig(
 
   /** Keys common to every server; verticles may accept more ({@code extraKeys}). */
   private static final Set<String> KEYS = Set.of("verticle", "enabled", "host", "port", "instances",
-    "maxConnections", "protocol");
+    "maxConnections", "protocol", "sendBufferSize", "receiveBufferSize");
 
   /**
    * @param extraKeys keys the server's verticle understands beyond the common and tracking ones
@@ -63,8 +65,26 @@ public record ServerConfig(
       throw new IllegalArgumentException(where + ".maxConnections: must be >= 1");
     }
     String protocol = string(json, "protocol", "raw", where);
+    int sendBufferSize = integer(json, "sendBufferSize", -1, where);
+    int receiveBufferSize = integer(json, "receiveBufferSize", -1, where);
+    if (sendBufferSize == 0 || sendBufferSize < -1 || receiveBufferSize == 0 || receiveBufferSize < -1) {
+      throw new IllegalArgumentException(where + ".sendBufferSize/receiveBufferSize: must be > 0 (or -1 for the OS default)");
+    }
     TrackingOptions tracking = TrackingOptions.fromJson(json, where).setServer(name).setProtocol(protocol);
-    return new ServerConfig(name, verticle, enabled, host, port, instances, maxConnections, protocol, tracking, json);
+    return new ServerConfig(name, verticle, enabled, host, port, instances, maxConnections, protocol,
+      sendBufferSize, receiveBufferSize, tracking, json);
+  }
+
+  /** The Vert.x server options this configuration describes. */
+  public io.vertx.core.net.NetServerOptions netServerOptions() {
+    io.vertx.core.net.NetServerOptions o = new io.vertx.core.net.NetServerOptions().setHost(host).setPort(port);
+    if (sendBufferSize > 0) {
+      o.setSendBufferSize(sendBufferSize);
+    }
+    if (receiveBufferSize > 0) {
+      o.setReceiveBufferSize(receiveBufferSize);
+    }
+    return o;
   }
 
   /**

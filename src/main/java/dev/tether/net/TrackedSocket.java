@@ -217,7 +217,11 @@ public final class TrackedSocket {
 
   /** True when pending bytes reached the high-water mark: pause your source until {@link #drainHandler}. */
   public boolean writeQueueFull() {
-    return ledger.pending() >= options.highWaterMark();
+    if (ledger.pending() >= options.highWaterMark()) {
+      full = true; // remember the episode: the drain handler fires when it ends
+      return true;
+    }
+    return false;
   }
 
   /** Called once each time pending bytes fall to half the high-water mark after the queue was full. */
@@ -304,6 +308,9 @@ public final class TrackedSocket {
     }
     Write w = ledger.accept(new Write(data, promise), n);
     recorder.pending(server, n);
+    if (ledger.pending() >= options.highWaterMark()) {
+      full = true;
+    }
     if (state == State.OPEN) {
       transmit(w);
     } else {
@@ -413,14 +420,15 @@ public final class TrackedSocket {
       if (w.promise != null) {
         w.promise.fail(new WriteFailedException(kind, w.start(), w.end(), unsentFrom, cause));
       }
+      if (state != State.CLOSED) {
+        checkDrain();
+      }
     }
     return bytes;
   }
 
   private void checkDrain() {
-    if (writeQueueFull()) {
-      full = true;
-    } else if (full && ledger.pending() <= options.highWaterMark() / 2) {
+    if (full && ledger.pending() <= options.highWaterMark() / 2) {
       full = false;
       Handler<Void> h = drainHandler;
       if (h != null) {
