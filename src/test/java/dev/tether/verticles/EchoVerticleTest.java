@@ -74,8 +74,10 @@ class EchoVerticleTest {
       });
       // we do not read: the server must stop reading too, with its pending bytes bounded
       await().atMost(Duration.ofSeconds(10)).until(() -> sent.get() > 0 && gauge("bp") > 0);
-      long before = sent.get();
-      await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(5)).until(() -> sent.get() == before || writer.isDone());
+      // the writer is stuck once its count stops moving between two polls 300 ms apart
+      AtomicLong last = new AtomicLong(-1);
+      await().pollInterval(Duration.ofMillis(300)).atMost(Duration.ofSeconds(20))
+        .until(() -> sent.get() == last.getAndSet(sent.get()) || writer.isDone());
       assertThat(writer).isNotDone();
       // one read buffer may land on top of the mark before reading pauses
       assertThat(gauge("bp")).isLessThanOrEqualTo(hwm + 64 * 1024);
