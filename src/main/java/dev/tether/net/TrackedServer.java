@@ -25,6 +25,7 @@ public final class TrackedServer {
   private final int maxConnections;
   // State accessed exclusively from the creating verticle's event loop
   private int open;
+  private long accepted;
 
   private TrackedServer(NetServer server, TrackingOptions options, int maxConnections) {
     this.server = server;
@@ -48,7 +49,7 @@ public final class TrackedServer {
         return;
       }
       ts.open++;
-      TrackedSocket tracked = TrackedSocket.wrap(vertx, socket, options, NUMBERS.incrementAndGet());
+      TrackedSocket tracked = TrackedSocket.wrap(vertx, socket, options, NUMBERS.incrementAndGet(), ++ts.accepted);
       tracked.onEnd(() -> ts.open--);
       handler.handle(tracked);
     });

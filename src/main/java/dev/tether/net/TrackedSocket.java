@@ -133,7 +133,8 @@ public final class TrackedSocket {
   private Handler<FailureEvent> failureHandler;
   private Handler<RecoveryOutcome> outcomeHandler;
 
-  private TrackedSocket(Vertx vertx, NetSocket socket, TrackingOptions options, Tether tether, long number) {
+  private TrackedSocket(Vertx vertx, NetSocket socket, TrackingOptions options, Tether tether, long number,
+                        long faultIndex) {
     this.vertx = vertx;
     this.socket = socket;
     this.channel = NettyAccess.channel(socket);
@@ -144,7 +145,7 @@ public final class TrackedSocket {
     this.id = server + "-" + number;
     SocketAddress ra = socket.remoteAddress();
     this.remote = ra == null ? "unknown" : ra.host() + ":" + ra.port();
-    this.injector = options.faults().enabled() ? options.faults().newInjector(number) : null;
+    this.injector = options.faults().enabled() ? options.faults().newInjector(faultIndex) : null;
   }
 
   /**
@@ -154,7 +155,16 @@ public final class TrackedSocket {
    * @param number a number unique within the server, used in the connection id and to seed faults
    */
   public static TrackedSocket wrap(Vertx vertx, NetSocket socket, TrackingOptions options, long number) {
-    TrackedSocket ts = new TrackedSocket(vertx, socket, options, Tether.of(vertx), number);
+    return wrap(vertx, socket, options, number, number);
+  }
+
+  /**
+   * Like {@link #wrap(Vertx, NetSocket, TrackingOptions, long)}, with the index that seeds this
+   * connection's faults given separately (a server numbers its own connections from 1, so the same
+   * seed gives the same faults run after run).
+   */
+  public static TrackedSocket wrap(Vertx vertx, NetSocket socket, TrackingOptions options, long number, long faultIndex) {
+    TrackedSocket ts = new TrackedSocket(vertx, socket, options, Tether.of(vertx), number, faultIndex);
     ts.install();
     return ts;
   }
