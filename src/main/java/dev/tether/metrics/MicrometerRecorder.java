@@ -8,6 +8,8 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 
+import java.util.EnumMap;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.TimeUnit;
@@ -16,13 +18,14 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Records Tether's meters in a Micrometer registry under the public names
  * ({@code tether_writes_total}, {@code tether_written_bytes_total}, ... in Prometheus form).
- * Per-server meters are looked up once and cached, so the hot path is a map lookup and an add.
+ * Meters are created once per server (and per kind, outcome, policy) and cached, so recording on the
+ * write path is a map lookup and an add, without allocation.
  */
 public final class MicrometerRecorder implements TetherRecorder {
 
   private final MeterRegistry registry;
   private final ConcurrentMap<String, ServerMeters> servers = new ConcurrentHashMap<>();
-  private final ConcurrentMap<String, Counter> counters = new ConcurrentHashMap<>();
+  private final ConcurrentMap<String, Map<Action, Map<String, Counter>>> recovery = new ConcurrentHashMap<>();
 
   public MicrometerRecorder(MeterRegistry registry) {
     this.registry = registry;
@@ -32,15 +35,20 @@ public final class MicrometerRecorder implements TetherRecorder {
     return registry;
   }
 
-  /** Meters of one server, created on first use. */
+  /** Meters of one server, created on first use. Maps below are filled under their own lock. */
   private final class ServerMeters {
+    final String server;
     final Counter written;
     final Counter resent;
     final Timer flush;
     final AtomicLong pending = new AtomicLong();
     final AtomicLong connections = new AtomicLong();
+    final ConcurrentMap<String, Counter> writes = new ConcurrentHashMap<>();
+    final Map<FailureKind, Counter> unsent = new EnumMap<>(FailureKind.class);
+    final Map<FailureKind, Counter[]> failures = new EnumMap<>(FailureKind.class);
 
     ServerMeters(String server) {
+      this.server = server;
       written = Counter.builder("tether.written.bytes").baseUnit("bytes")
         .description("Bytes confirmed handed to the kernel").tag("server", server).register(registry);
       resent = Counter.builder("tether.resent.bytes").baseUnit("bytes")
@@ -52,22 +60,43 @@ public final class MicrometerRecorder implements TetherRecorder {
       Gauge.builder("tether.connections", connections, AtomicLong::get)
         .description("Open tracked connections").tag("server", server).register(registry);
     }
+
+    Counter writes(String outcome) {
+      Counter c = writes.get(outcome);
+      return c != null ? c : writes.computeIfAbsent(outcome, o -> Counter.builder("tether.writes")
+        .description("Application writes by final outcome").tag("server", server).tag("outcome", o)
+        .register(registry));
+    }
+
+    Counter unsent(FailureKind kind) {
+      synchronized (unsent) {
+        return unsent.computeIfAbsent(kind, k -> Counter.builder("tether.unsent.bytes").baseUnit("bytes")
+          .description("Bytes given up for good").tag("server", server).tag("kind", k.name()).register(registry));
+      }
+    }
+
+    Counter failures(FailureKind kind, Direction direction) {
+      synchronized (failures) {
+        Counter[] byDirection = failures.computeIfAbsent(kind, k -> new Counter[Direction.values().length]);
+        Counter c = byDirection[direction.ordinal()];
+        if (c == null) {
+          c = Counter.builder("tether.failures").description("Failure events").tag("server", server)
+            .tag("kind", kind.name()).tag("direction", direction.name()).register(registry);
+          byDirection[direction.ordinal()] = c;
+        }
+        return c;
+      }
+    }
   }
 
   private ServerMeters server(String server) {
-    return servers.computeIfAbsent(server, ServerMeters::new);
-  }
-
-  private Counter counter(String key, java.util.function.Supplier<Counter> make) {
-    Counter c = counters.get(key);
-    return c != null ? c : counters.computeIfAbsent(key, k -> make.get());
+    ServerMeters m = servers.get(server);
+    return m != null ? m : servers.computeIfAbsent(server, ServerMeters::new);
   }
 
   @Override
   public void write(String server, String outcome) {
-    counter("w|" + server + "|" + outcome, () -> Counter.builder("tether.writes")
-      .description("Application writes by final outcome").tag("server", server).tag("outcome", outcome)
-      .register(registry)).increment();
+    server(server).writes(outcome).increment();
   }
 
   @Override
@@ -82,16 +111,12 @@ public final class MicrometerRecorder implements TetherRecorder {
 
   @Override
   public void unsent(String server, FailureKind kind, long bytes) {
-    counter("u|" + server + "|" + kind, () -> Counter.builder("tether.unsent.bytes").baseUnit("bytes")
-      .description("Bytes given up for good").tag("server", server).tag("kind", kind.name())
-      .register(registry)).increment(bytes);
+    server(server).unsent(kind).increment(bytes);
   }
 
   @Override
   public void failure(String server, FailureKind kind, Direction direction) {
-    counter("f|" + server + "|" + kind + "|" + direction, () -> Counter.builder("tether.failures")
-      .description("Failure events").tag("server", server).tag("kind", kind.name())
-      .tag("direction", direction.name()).register(registry)).increment();
+    server(server).failures(kind, direction).increment();
   }
 
   @Override
@@ -106,9 +131,14 @@ public final class MicrometerRecorder implements TetherRecorder {
 
   @Override
   public void recoveryAction(String policy, Action action, String result) {
-    counter("r|" + policy + "|" + action + "|" + result, () -> Counter.builder("tether.recovery.actions")
-      .description("Recovery decisions carried out").tag("policy", policy).tag("action", action.name())
-      .tag("result", result).register(registry)).increment();
+    Map<Action, Map<String, Counter>> byAction = recovery.computeIfAbsent(policy, p -> new EnumMap<>(Action.class));
+    Counter c;
+    synchronized (byAction) {
+      c = byAction.computeIfAbsent(action, a -> new ConcurrentHashMap<>()).computeIfAbsent(result,
+        r -> Counter.builder("tether.recovery.actions").description("Recovery decisions carried out")
+          .tag("policy", policy).tag("action", action.name()).tag("result", r).register(registry));
+    }
+    c.increment();
   }
 
   @Override
