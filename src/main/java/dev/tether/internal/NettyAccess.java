@@ -4,14 +4,16 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.ChannelPromise;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.buffer.BufferInternal;
 import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.net.NetSocket;
+import io.vertx.core.net.impl.VertxConnection;
 
 /**
- * Every use of Vert.x's internal API lives here, so a Vert.x upgrade breaks one small class. Vert.x
+ * Every use of Vert.x's internal and implementation API lives here, so a Vert.x upgrade breaks one small class. Vert.x
  * 5.0.7 names the application handler of a socket's pipeline {@code "handler"}; outbound writes
  * start there and travel towards the head, through whatever is added before it.
  */
@@ -44,6 +46,22 @@ public final class NettyAccess {
   /** Adds {@code handler} just before (towards the head of) the handler named {@code base}. */
   public static void addBefore(NetSocket socket, String base, String name, ChannelHandler handler) {
     channel(socket).pipeline().addBefore(base, name, handler);
+  }
+
+  /**
+   * Writes a message object through Vert.x's outbound queue with {@code promise} as its Netty
+   * promise: Vert.x hands both, as they are, to the pipeline handler added before its own. This
+   * uses Vert.x's connection implementation ({@code VertxConnection.writeToChannel}) and saves the
+   * Vert.x promise and bridging Netty promise that {@code writeMessage} would allocate per write;
+   * for any other socket it falls back to {@link #writeMessage} (the handler then sees Vert.x's
+   * promise and must complete it).
+   */
+  public static void write(NetSocket socket, Object message, ChannelPromise promise) {
+    if (socket instanceof VertxConnection connection) {
+      connection.writeToChannel(message, promise);
+    } else {
+      writeMessage(socket, message);
+    }
   }
 
   /**

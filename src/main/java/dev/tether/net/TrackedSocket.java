@@ -23,6 +23,7 @@ import io.netty.channel.ChannelProgressiveFuture;
 import io.netty.channel.ChannelProgressiveFutureListener;
 import io.netty.channel.ChannelProgressivePromise;
 import io.netty.channel.ChannelPromise;
+import io.netty.util.concurrent.PromiseNotifier;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
@@ -70,9 +71,6 @@ public final class TrackedSocket {
 
   /** Pipeline name of the write tracker. */
   public static final String TRACKER = "tether-tracker";
-
-  private static final SoftWriteException LATCHED =
-    new SoftWriteException("held behind an earlier soft failure");
 
   private enum State { OPEN, LATCHED, CLOSED }
 
@@ -333,41 +331,57 @@ public final class TrackedSocket {
     w.stage = Stage.QUEUED;
     w.queued = true;
     inQueue++;
-    NettyAccess.writeMessage(socket, w);
+    // the promise travels with the write through Vert.x's queue to Netty; the write listens to it
+    ChannelProgressivePromise p = channel.newProgressivePromise();
+    w.onItsWay = p;
+    p.addListener(w);
+    NettyAccess.write(socket, w, p);
   }
 
   /** Called by the tracker when a write comes out of Vert.x's queue. */
-  private void admit(ChannelHandlerContext ctx, Write w, ChannelPromise vertxPromise) {
+  private void admit(ChannelHandlerContext ctx, Write w, ChannelPromise promise) {
     w.queued = false;
     inQueue--;
     if (w.stage != Stage.QUEUED || w.settled()) {
-      // latched (or given up) while it waited in Vert.x's queue
-      vertxPromise.tryFailure(LATCHED);
+      // latched (or given up) while it waited in Vert.x's queue: it goes no further, and its
+      // promise is dropped unresolved (nobody but this write listens to it)
+      w.onItsWay = null;
       maybeReplay();
       return;
     }
     w.stage = Stage.WIRE;
     w.from = w.flushedBytes();
     w.progress = 0;
-    w.vertxPromise = vertxPromise;
     onWire++;
-    ChannelProgressivePromise p = ctx.newProgressivePromise();
-    p.addListener(w);
+    ChannelPromise p = promise;
+    if (p != w.onItsWay) {
+      // Vert.x passed its own promise (the writeMessage fallback): follow ours, complete theirs
+      p = w.onItsWay;
+      p.addListener(new PromiseNotifier<>(promise));
+    }
     ctx.write(NettyAccess.byteBuf(w.data, w.from), p);
   }
 
-  /** Completion of a write handed to Netty. */
-  private void onWireComplete(Write w, ChannelProgressiveFuture f) {
+  /** Completion of the promise of a write on its way. */
+  private void onComplete(Write w, ChannelProgressiveFuture f) {
+    if (f != w.onItsWay) {
+      return; // a promise dropped by admit
+    }
+    w.onItsWay = null;
+    if (w.stage != Stage.WIRE) {
+      // failed before it left Vert.x's queue (the connection closed): the close gives it up
+      if (w.queued) {
+        w.queued = false;
+        inQueue--;
+      }
+      return;
+    }
     onWire--;
-    ChannelPromise vp = w.vertxPromise;
-    w.vertxPromise = null;
     if (f.isSuccess()) {
       flushed(w, w.remaining());
-      vp.trySuccess();
       return;
     }
     Throwable cause = f.cause();
-    vp.tryFailure(cause);
     if (w.progress > 0 && !w.settled()) {
       flushed(w, (int) Math.min(w.progress, w.remaining()));
     }
@@ -892,7 +906,8 @@ public final class TrackedSocket {
     int from;
     /** Progress reported by Netty for the bytes on the wire. */
     long progress;
-    ChannelPromise vertxPromise;
+    /** The promise of the transmission on its way (in Vert.x's queue or in Netty), if any. */
+    ChannelProgressivePromise onItsWay;
     boolean resent;
     boolean timeoutReported;
 
@@ -903,12 +918,14 @@ public final class TrackedSocket {
 
     @Override
     public void operationProgressed(ChannelProgressiveFuture future, long progress, long total) {
-      this.progress = progress;
+      if (future == onItsWay) {
+        this.progress = progress;
+      }
     }
 
     @Override
     public void operationComplete(ChannelProgressiveFuture future) {
-      onWireComplete(this, future);
+      onComplete(this, future);
     }
   }
 
