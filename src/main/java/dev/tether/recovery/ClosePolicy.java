@@ -3,7 +3,6 @@ package dev.tether.recovery;
 import dev.tether.event.Action;
 import dev.tether.event.Decision;
 import dev.tether.event.FailureEvent;
-import io.vertx.core.json.JsonObject;
 
 /** Closes the connection; every pending byte is reported unsent. The default for raw streams. */
 public final class ClosePolicy implements RecoveryPolicy {
@@ -18,18 +17,5 @@ public final class ClosePolicy implements RecoveryPolicy {
   @Override
   public Decision decide(FailureEvent event) {
     return Decision.of(Action.CLOSE, NAME, "close on " + event.kind());
-  }
-
-  public static final class Factory implements RecoveryPolicyFactory {
-    @Override
-    public String name() {
-      return NAME;
-    }
-
-    @Override
-    public RecoveryPolicy create(JsonObject config) {
-      Policies.checkKeys(config, NAME);
-      return new ClosePolicy();
-    }
   }
 }

@@ -3,7 +3,6 @@ package dev.tether.recovery;
 import dev.tether.event.Action;
 import dev.tether.event.Decision;
 import dev.tether.event.FailureEvent;
-import io.vertx.core.json.JsonObject;
 
 /**
  * At-most-once data: the held bytes are given up (counted and reported) and the connection carries
@@ -25,18 +24,5 @@ public final class DropPolicy implements RecoveryPolicy {
       return Decision.of(Action.CLOSE, NAME, "hard failure: nothing to carry on with");
     }
     return Decision.of(Action.DROP, NAME, "drop " + event.unsent() + " bytes and carry on");
-  }
-
-  public static final class Factory implements RecoveryPolicyFactory {
-    @Override
-    public String name() {
-      return NAME;
-    }
-
-    @Override
-    public RecoveryPolicy create(JsonObject config) {
-      Policies.checkKeys(config, NAME);
-      return new DropPolicy();
-    }
   }
 }

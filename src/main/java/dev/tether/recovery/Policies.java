@@ -1,15 +1,18 @@
 package dev.tether.recovery;
 
 import io.vertx.core.json.JsonObject;
+import org.slf4j.LoggerFactory;
 
+import java.util.List;
 import java.util.Map;
+import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * Finds policy factories by name (ServiceLoader, or a fully qualified class name implementing
+ * Finds policy factories by name (the built-ins, then ServiceLoader, or a fully qualified class name implementing
  * {@link RecoveryPolicyFactory}) and builds policies from configuration, failing with a message
  * that names the offending key.
  */
@@ -22,10 +25,40 @@ public final class Policies {
 
   private static Map<String, RecoveryPolicyFactory> load() {
     Map<String, RecoveryPolicyFactory> map = new TreeMap<>();
-    for (RecoveryPolicyFactory f : ServiceLoader.load(RecoveryPolicyFactory.class, Policies.class.getClassLoader())) {
-      map.putIfAbsent(f.name(), f);
+    for (RecoveryPolicy p : List.of(new ClosePolicy(), new DropPolicy(), new ReportPolicy(), new ResumePolicy())) {
+      map.put(p.name(), stateless(p));
+    }
+    map.put(ResendRemainderPolicy.NAME, new ResendRemainderPolicy.Factory());
+    var it = ServiceLoader.load(RecoveryPolicyFactory.class, Policies.class.getClassLoader()).iterator();
+    while (true) {
+      try {
+        if (!it.hasNext()) {
+          break;
+        }
+        RecoveryPolicyFactory f = it.next();
+        map.putIfAbsent(f.name(), f);
+      } catch (ServiceConfigurationError e) {
+        LoggerFactory.getLogger(Policies.class).warn("ignoring a recovery policy provider that cannot be loaded: {}",
+          e.getMessage());
+      }
     }
     return Map.copyOf(map);
+  }
+
+  /** A factory for a policy without settings: the same instance for every configuration. */
+  private static RecoveryPolicyFactory stateless(RecoveryPolicy policy) {
+    return new RecoveryPolicyFactory() {
+      @Override
+      public String name() {
+        return policy.name();
+      }
+
+      @Override
+      public RecoveryPolicy create(JsonObject config) {
+        checkKeys(config, policy.name());
+        return policy;
+      }
+    };
   }
 
   /** Names of every policy found on the class path. */

@@ -3,7 +3,6 @@ package dev.tether.recovery;
 import dev.tether.event.Action;
 import dev.tether.event.Decision;
 import dev.tether.event.FailureEvent;
-import io.vertx.core.json.JsonObject;
 
 /**
  * Count and report only; the connection carries on. Meant for {@code WRITE_TIMEOUT}: the late bytes
@@ -28,18 +27,5 @@ public final class ReportPolicy implements RecoveryPolicy {
       return Decision.of(Action.DROP, NAME, "held bytes dropped, reported");
     }
     return Decision.of(Action.NONE, NAME, "reported only: the bytes stay in the transport");
-  }
-
-  public static final class Factory implements RecoveryPolicyFactory {
-    @Override
-    public String name() {
-      return NAME;
-    }
-
-    @Override
-    public RecoveryPolicy create(JsonObject config) {
-      Policies.checkKeys(config, NAME);
-      return new ReportPolicy();
-    }
   }
 }

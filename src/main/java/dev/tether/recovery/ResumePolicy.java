@@ -3,7 +3,6 @@ package dev.tether.recovery;
 import dev.tether.event.Action;
 import dev.tether.event.Decision;
 import dev.tether.event.FailureEvent;
-import io.vertx.core.json.JsonObject;
 
 /**
  * For acknowledged, resumable protocols: the connection closes, and the session keeps its
@@ -23,18 +22,5 @@ public final class ResumePolicy implements RecoveryPolicy {
   @Override
   public Decision decide(FailureEvent event) {
     return Decision.of(Action.RESUME, NAME, "keep the session's unacknowledged frames for the peer to resume");
-  }
-
-  public static final class Factory implements RecoveryPolicyFactory {
-    @Override
-    public String name() {
-      return NAME;
-    }
-
-    @Override
-    public RecoveryPolicy create(JsonObject config) {
-      Policies.checkKeys(config, NAME);
-      return new ResumePolicy();
-    }
   }
 }
