@@ -379,6 +379,9 @@ public final class TrackedSocket {
     onWire--;
     if (f.isSuccess()) {
       flushed(w, w.remaining());
+      // a soft failure behind this write waits for it: its event (or its replay) may go now
+      maybeEmitSoft();
+      maybeReplay();
       return;
     }
     Throwable cause = f.cause();
