@@ -25,6 +25,8 @@ public final class TrackedServer {
   private final int maxConnections;
   // State accessed exclusively from the creating verticle's event loop
   private int open;
+  /** Removes this server from {@link ListeningServers}; set once listening. */
+  private Runnable unregister;
 
   private TrackedServer(NetServer server, TrackingOptions options, int maxConnections) {
     this.server = server;
@@ -52,7 +54,12 @@ public final class TrackedServer {
       tracked.onEnd(() -> ts.open--);
       handler.handle(tracked);
     });
-    return ns.listen().map(ts);
+    return ns.listen().map(ts).onSuccess(v -> ts.registerListening(vertx, netOptions.getHost()));
+  }
+
+  /** Records this server in {@link ListeningServers} until it is closed or its verticle undeployed. */
+  private void registerListening(Vertx vertx, String host) {
+    unregister = ListeningServers.register(vertx, options.server(), host, server.actualPort());
   }
 
   public int actualPort() {
@@ -68,6 +75,9 @@ public final class TrackedServer {
   }
 
   public Future<Void> close() {
+    if (unregister != null) {
+      unregister.run();
+    }
     return server.close();
   }
 }
