@@ -483,13 +483,17 @@ public final class TrackedSocket {
       bytes += w.remaining();
       w.resent = true;
       last = w;
-      transmit(w);
     }
     ledger.resent(bytes);
     recorder.resent(server, bytes);
+    // set before transmitting: a write made on the event loop may be flushed (and its completion
+    // run) inside transmit(), and that completion must find the replay it ends
     replayLast = last;
     replayOutcome = outcome(s.event, s.decision, s.decision.delayMs(), bytes, RecoveryOutcome.OK,
       "resent " + bytes + " bytes");
+    for (Write w : held) {
+      transmit(w);
+    }
     if (last == null) {
       replayFlushed();
     }
