@@ -60,8 +60,13 @@ public final class NettyAccess {
     return from == 0 ? buf : buf.slice(buf.readerIndex() + from, buf.readableBytes() - from);
   }
 
-  /** Closes the channel now, failing whatever Netty still holds (no flush-before-close). */
+  /**
+   * Closes the channel now, failing whatever Netty still holds (no flush-before-close). The close
+   * starts at Vert.x's handler context, so it goes straight towards the head: {@code channel.close()}
+   * would enter Vert.x's handler, which queues the close behind pending writes, and a stalled peer
+   * would then keep the connection open for ever.
+   */
   public static void abort(NetSocket socket) {
-    channel(socket).close();
+    ((NetSocketInternal) socket).channelHandlerContext().close();
   }
 }
