@@ -9,4 +9,4 @@ if [ ! -f "$jar" ]; then
   echo "building $jar ..." >&2
   scripts/mvnw -q -B -DskipTests package >&2
 fi
-exec java -cp "$jar" dev.tether.tools.Watch "$@"
+exec java ${TETHER_JAVA_OPTS:-} -Dlogback.configurationFile=conf/logback.xml -cp "$jar" dev.tether.tools.Watch "$@"
