@@ -194,4 +194,24 @@ class MonitorHttpTest {
     assertThat(page.body()).contains("<canvas id=\"rate\"").doesNotContain("http://", "https://");
     assertThat(node.get("/app.js").body()).contains("EventSource").doesNotContain("http://", "https://");
   }
+
+  @Test
+  void liveClientsAreBoundedAndFedWithASnapshotFirst() throws Exception {
+    node = new MonitorNode(MonitorNode.echo(null), new JsonObject().put("http", new JsonObject().put("maxSseClients", 1)));
+    java.net.http.HttpClient c = java.net.http.HttpClient.newHttpClient();
+    java.net.URI uri = java.net.URI.create("http://127.0.0.1:" + node.httpPort + "/events/stream");
+    HttpResponse<java.io.InputStream> first = c.send(java.net.http.HttpRequest.newBuilder(uri).build(),
+      HttpResponse.BodyHandlers.ofInputStream());
+    try (java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(first.body(),
+      java.nio.charset.StandardCharsets.UTF_8))) {
+      assertThat(first.statusCode()).isEqualTo(200);
+      assertThat(first.headers().firstValue("content-type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/event-stream"));
+      assertThat(in.readLine()).isEqualTo("event: snapshot");
+      String data = in.readLine();
+      assertThat(data).startsWith("data: ");
+      assertThat(new JsonObject(data.substring(6)).getString("node")).isEqualTo(MonitorNode.NODE);
+      HttpResponse<String> second = c.send(java.net.http.HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(second.statusCode()).isEqualTo(503);
+    }
+  }
 }
