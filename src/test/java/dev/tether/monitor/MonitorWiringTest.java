@@ -144,4 +144,19 @@ class MonitorWiringTest {
     assertThat(obs.metrics().enabled()).isTrue();
     assertThat(obs.monitor().enabled()).isTrue();
   }
+
+  @Test
+  void anUntrackedPlainEchoServerIsReportedByHealthToo() throws Exception {
+    vertx = Vertx.vertx();
+    int plain = MonitorBridgeTest.freePort();
+    int httpPort = MonitorBridgeTest.freePort();
+    JsonObject conf = new JsonObject().put("node", "wired")
+      .put("servers", new JsonObject().put("baseline", new JsonObject().put("verticle", "plain-echo").put("port", plain)))
+      .put("http", new JsonObject().put("port", httpPort))
+      .put("bridge", new JsonObject().put("enabled", false));
+    await(vertx.deployVerticle(MainVerticle.class.getName(), new DeploymentOptions().setConfig(conf)));
+    HttpResponse<String> up = get(httpPort, "/health");
+    assertThat(up.statusCode()).isEqualTo(200);
+    assertThat(new JsonObject(up.body()).getJsonObject("servers").getJsonObject("baseline").getInteger("port")).isEqualTo(plain);
+  }
 }
