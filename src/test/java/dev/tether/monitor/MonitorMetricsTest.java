@@ -182,7 +182,7 @@ class MonitorMetricsTest {
   void stalledPeerTimesOutAndEveryByteIsEitherWrittenOrUnsent() throws Exception {
     // high-water mark = cap: the server reads everything the peer sends, so its receive queue is
     // empty when it closes and the peer gets every flushed byte before the FIN
-    int total = 4 << 20;
+    int total = 16 << 20; // well beyond what the kernel buffers of both ends can hold
     start(MonitorNode.echo(null).put("writeTimeoutMs", 300).put("maxPendingBytes", 64 << 20)
       .put("highWaterMark", 64 << 20));
     try (Peer peer = new Peer(node.echoPort, 32 * 1024)) {
@@ -214,8 +214,8 @@ class MonitorMetricsTest {
 
   @Test
   void overflowOfAStalledPeerIsCountedOnceWithItsBytes() throws Exception {
-    start(MonitorNode.echo(null).put("writeTimeoutMs", 0).put("maxPendingBytes", 256 * 1024)
-      .put("highWaterMark", 256 * 1024));
+    start(MonitorNode.echo(null).put("writeTimeoutMs", 0).put("maxPendingBytes", 262_147)
+      .put("highWaterMark", 262_147)); // odd: aligned reads cannot fill it exactly (which would pause reading without an overflow)
     try (Peer peer = new Peer(node.echoPort, 32 * 1024)) {
       Thread writer = new Thread(() -> {
         try {
