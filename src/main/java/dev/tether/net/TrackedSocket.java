@@ -332,6 +332,8 @@ public final class TrackedSocket {
     if (f.isSuccess()) {
       flushed(w, w.remaining());
       vp.trySuccess();
+      // a later write may have failed softly while this one was on the wire: its event waits for us
+      maybeEmitSoft();
       return;
     }
     Throwable cause = f.cause();
