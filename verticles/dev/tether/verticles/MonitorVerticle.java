@@ -293,6 +293,10 @@ public class MonitorVerticle extends VerticleBase {
       return;
     }
     HttpServerResponse resp = req.response();
+    if (req.method() == HttpMethod.HEAD) {
+      resp.putHeader(HttpHeaders.CONTENT_TYPE, "text/event-stream; charset=utf-8").end();
+      return;
+    }
     if (clients.size() >= obs.http().maxSseClients()) {
       json(resp, 503, new JsonObject().put("error", "too many live clients (http.maxSseClients)"));
       return;
