@@ -2,6 +2,7 @@ package dev.tether.verticles;
 
 import dev.tether.Tether;
 import dev.tether.config.TetherConfig;
+import dev.tether.config.ObservabilityConfig;
 import dev.tether.config.ServerConfig;
 import dev.tether.metrics.MicrometerRecorder;
 import dev.tether.metrics.TetherRecorder;
@@ -37,7 +38,8 @@ public class MainVerticle extends VerticleBase {
       log.error("invalid configuration: {}", e.getMessage());
       return Future.failedFuture(new IllegalArgumentException("invalid configuration: " + e.getMessage(), e));
     }
-    Tether.install(vertx, cfg.node(), recorder());
+    ObservabilityConfig obs = cfg.observability();
+    Tether.install(vertx, cfg.node(), obs.metrics().enabled() ? recorder() : TetherRecorder.NOOP);
     log.info("Tether node {} starting {} server(s)", cfg.node(), cfg.servers().size());
     List<Future<String>> deployments = new ArrayList<>();
     if (cfg.recoveryEnabled()) {
@@ -46,6 +48,15 @@ public class MainVerticle extends VerticleBase {
         new DeploymentOptions().setConfig(cfg.raw().copy())));
     }
     // (further node-wide verticles are deployed here)
+    if (obs.http().enabled() || obs.monitor().enabled()) {
+      // HTTP endpoints, event ring and dashboard; it needs the server names for /health
+      deployments.add(vertx.deployVerticle(MonitorVerticle.class.getName(),
+        new DeploymentOptions().setConfig(cfg.raw().copy())));
+    }
+    if (obs.bridge().enabled()) {
+      deployments.add(vertx.deployVerticle(BridgeVerticle.class.getName(),
+        new DeploymentOptions().setConfig(cfg.raw().copy())));
+    }
     for (ServerConfig server : cfg.servers()) {
       if (!server.enabled()) {
         continue;

@@ -1,5 +1,6 @@
 package dev.tether.verticles;
 
+import dev.tether.net.ListeningServers;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.net.NetServer;
@@ -33,6 +34,8 @@ public class PlainEchoVerticle extends VerticleBase {
     });
     return ns.listen().onSuccess(s -> {
       server = s;
+      // reported by /health like the tracked servers (until undeployed)
+      ListeningServers.register(vertx, config().getString("name", "plain-echo"), host, s.actualPort());
       log.info("plain echo listening on {}:{}", host, s.actualPort());
     });
   }

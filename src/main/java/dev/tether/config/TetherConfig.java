@@ -66,6 +66,7 @@ public record TetherConfig(String node, List<ServerConfig> servers, JsonObject r
     for (String p : protocols.fieldNames()) {
       dev.tether.recovery.PolicySet.fromJson(protocols.getJsonObject(p), "recovery.protocols." + p);
     }
+    ObservabilityConfig.fromJson(json); // validates metrics, http, monitor, bridge
     return new TetherConfig(node, List.copyOf(list), json);
   }
 
@@ -73,6 +74,11 @@ public record TetherConfig(String node, List<ServerConfig> servers, JsonObject r
   public boolean recoveryEnabled() {
     JsonObject rec = raw.getJsonObject("recovery");
     return rec == null || rec.getBoolean("enabled", true);
+  }
+
+  /** The {@code metrics}, {@code http}, {@code monitor} and {@code bridge} sections. */
+  public ObservabilityConfig observability() {
+    return ObservabilityConfig.fromJson(raw);
   }
 
   /** The class name for a verticle's short name or class name. */

@@ -26,6 +26,8 @@ public final class TrackedServer {
   // State accessed exclusively from the creating verticle's event loop
   private int open;
   private long accepted;
+  /** Removes this server from {@link ListeningServers}; set once listening. */
+  private Runnable unregister;
 
   private TrackedServer(NetServer server, TrackingOptions options, int maxConnections) {
     this.server = server;
@@ -53,7 +55,12 @@ public final class TrackedServer {
       tracked.onEnd(() -> ts.open--);
       handler.handle(tracked);
     });
-    return ns.listen().map(ts);
+    return ns.listen().map(ts).onSuccess(v -> ts.registerListening(vertx, netOptions.getHost()));
+  }
+
+  /** Records this server in {@link ListeningServers} until it is closed or its verticle undeployed. */
+  private void registerListening(Vertx vertx, String host) {
+    unregister = ListeningServers.register(vertx, options.server(), host, server.actualPort());
   }
 
   public int actualPort() {
@@ -69,6 +76,9 @@ public final class TrackedServer {
   }
 
   public Future<Void> close() {
+    if (unregister != null) {
+      unregister.run();
+    }
     return server.close();
   }
 }

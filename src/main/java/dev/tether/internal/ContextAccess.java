@@ -1,0 +1,25 @@
+package dev.tether.internal;
+
+import io.vertx.core.Context;
+import io.vertx.core.internal.ContextInternal;
+
+/**
+ * Vert.x internal API about contexts, isolated like {@link NettyAccess}: running a hook when a
+ * context closes (its verticle is undeployed), which is when Vert.x closes the servers it started.
+ */
+public final class ContextAccess {
+
+  private ContextAccess() {
+  }
+
+  /** Runs {@code hook} when {@code context} closes; the returned handle cancels it. */
+  public static Runnable onClose(Context context, Runnable hook) {
+    ContextInternal ctx = (ContextInternal) context;
+    io.vertx.core.Closeable closeable = completion -> {
+      hook.run();
+      completion.succeed();
+    };
+    ctx.addCloseHook(closeable);
+    return () -> ctx.removeCloseHook(closeable);
+  }
+}

@@ -1,0 +1,80 @@
+package dev.tether.verticles;
+
+import dev.tether.config.ObservabilityConfig;
+import dev.tether.event.Addresses;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.net.NetServerOptions;
+import io.vertx.ext.bridge.BridgeEventType;
+import io.vertx.ext.bridge.BridgeOptions;
+import io.vertx.ext.bridge.PermittedOptions;
+import io.vertx.ext.eventbus.bridge.tcp.BridgeEvent;
+import io.vertx.ext.eventbus.bridge.tcp.TcpEventBusBridge;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Vert.x TCP event-bus bridge for monitors outside the JVM: a client may register to
+ * {@value Addresses#FAILURE} and {@value Addresses#RECOVERY} and receives their events as frames
+ * (4-byte big-endian length, then UTF-8 JSON). Nothing is inbound-permitted, so every send or
+ * publish is answered with an error frame; registrations to other addresses are refused the same
+ * way. Connections beyond {@code bridge.maxConnections} are closed at once.
+ *
+ * <p>Configuration: the whole {@code conf/tether.json}; it reads {@code bridge}.
+ *
+ * <p>Threading: {@code clients} is touched only from this verticle's event loop (the bridge's
+ * event handler runs on its context).
+ */
+public class BridgeVerticle extends VerticleBase {
+
+  private static final Logger log = LoggerFactory.getLogger(BridgeVerticle.class);
+
+  // State accessed exclusively from this verticle's event loop
+  private TcpEventBusBridge bridge;
+  private final java.util.Set<io.vertx.core.net.NetSocket> clients = new java.util.HashSet<>();
+
+  @Override
+  public Future<?> start() {
+    ObservabilityConfig.Bridge cfg;
+    try {
+      cfg = ObservabilityConfig.fromJson(config()).bridge();
+    } catch (IllegalArgumentException e) {
+      return Future.failedFuture(new IllegalArgumentException("invalid configuration: " + e.getMessage(), e));
+    }
+    BridgeOptions options = new BridgeOptions()
+      .addOutboundPermitted(new PermittedOptions().setAddress(Addresses.FAILURE))
+      .addOutboundPermitted(new PermittedOptions().setAddress(Addresses.RECOVERY));
+    // no inbound permitted: send and publish from clients are refused with an error frame
+    NetServerOptions net = new NetServerOptions().setHost(cfg.host()).setPort(cfg.port());
+    bridge = TcpEventBusBridge.create(vertx, options, net, event -> onEvent(event, cfg.maxConnections()));
+    return bridge.listen().onSuccess(b -> log.info("event-bus bridge on {}:{} (outbound {} and {} only)",
+      cfg.host(), cfg.port() == 0 ? "?" : cfg.port(), Addresses.FAILURE, Addresses.RECOVERY));
+  }
+
+  private void onEvent(BridgeEvent event, int max) {
+    BridgeEventType type = event.type();
+    switch (type) {
+      case SOCKET_CREATED -> {
+        if (clients.size() >= max) {
+          log.warn("bridge: refusing {}: {} clients connected (bridge.maxConnections)",
+            event.socket().remoteAddress(), clients.size());
+          event.complete(false);
+          event.socket().close();
+          return;
+        }
+        clients.add(event.socket());
+        log.debug("bridge client {} connected", event.socket().remoteAddress());
+      }
+      case SOCKET_CLOSED -> clients.remove(event.socket());
+      case SEND, PUBLISH -> log.debug("bridge: refused {} to {} from {}", type,
+        event.getRawMessage() == null ? null : event.getRawMessage().getValue("address"), event.socket().remoteAddress());
+      default -> { }
+    }
+    event.complete(true);
+  }
+
+  @Override
+  public Future<?> stop() {
+    return bridge == null ? Future.succeededFuture() : bridge.close();
+  }
+}
