@@ -95,6 +95,13 @@ public final class MicrometerRecorder implements TetherRecorder {
   }
 
   @Override
+  public void registerServer(String server) {
+    ServerMeters m = server(server);
+    m.writes("ok");
+    m.writes("unsent");
+  }
+
+  @Override
   public void write(String server, String outcome) {
     server(server).writes(outcome).increment();
   }

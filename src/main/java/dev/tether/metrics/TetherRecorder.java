@@ -11,6 +11,10 @@ import dev.tether.event.FailureKind;
  */
 public interface TetherRecorder {
 
+  /** Creates a server's meters up front, so a scrape shows them (at zero) before the first connection. */
+  default void registerServer(String server) {
+  }
+
   /** Final outcome of one application write: {@code ok}, {@code unsent} or {@code rejected}. */
   void write(String server, String outcome);
 

@@ -41,6 +41,7 @@ public final class TrackedServer {
    */
   public static Future<TrackedServer> listen(Vertx vertx, NetServerOptions netOptions, TrackingOptions options,
                                              int maxConnections, Handler<TrackedSocket> handler) {
+    dev.tether.Tether.of(vertx).recorder().registerServer(options.server());
     NetServer ns = vertx.createNetServer(netOptions);
     TrackedServer ts = new TrackedServer(ns, options, maxConnections);
     ns.connectHandler(socket -> {
