@@ -120,6 +120,7 @@ public final class TrackedSocket {
   private FailureEvent closingFor;
   private Decision closingDecision;
   private boolean closeRequested;
+  private boolean readFailed;
   private ChannelHandlerContext trackerContext;
   /** A write timeout was reported and nothing has been flushed since: one event per stall. */
   private boolean stalled;
@@ -643,11 +644,24 @@ public final class TrackedSocket {
     }
   }
 
+  /**
+   * An exception on the read path. The first one is reported (an allocation failure while reading
+   * as {@code RESOURCE_EXHAUSTED}, anything else as {@code READ_FAILED}) and its policy decides,
+   * normally closing: a connection whose reads fail has nothing left to serve. Later ones on the
+   * same connection (Netty keeps the channel open after a failed allocation and tries again) are
+   * logged at debug only, so one sick connection cannot flood the event bus.
+   */
   private void onReadFailure(Throwable cause) {
     if (state == State.CLOSED) {
       return;
     }
-    report(event(FailureKind.READ_FAILED, Direction.READ, 0, 0, 0, cause, 1, false));
+    if (readFailed) {
+      log.debug("{}: further read failure {}", id, cause.toString());
+      return;
+    }
+    readFailed = true;
+    FailureKind kind = cause instanceof OutOfMemoryError ? FailureKind.RESOURCE_EXHAUSTED : FailureKind.READ_FAILED;
+    report(event(kind, Direction.READ, 0, 0, 0, cause, 1, false));
   }
 
   private void hardFailure(Throwable cause) {
