@@ -55,6 +55,9 @@ public final class FrameDecoder {
         if (len > maxFrameBytes) {
           throw new ProtocolException(Frames.E_TOO_LARGE, "frame of " + len + " bytes exceeds maxFrameBytes " + maxFrameBytes);
         }
+        if (pending.length() - pos < Frames.LENGTH_BYTES + 1) {
+          break;
+        }
         byte type = pending.getByte(pos + Frames.LENGTH_BYTES);
         int min = Frames.minBody(type);
         if (min < 0) {
