@@ -43,6 +43,7 @@ public final class ChaosProxy {
   private long connectionNumber;
   private long durationTimer = -1;
   private volatile boolean chaos = true;
+  private volatile int targetPort;
   private boolean closed;
 
   private final AtomicLong accepted = new AtomicLong();
@@ -56,6 +57,7 @@ public final class ChaosProxy {
     this.vertx = vertx;
     this.context = vertx.getOrCreateContext();
     this.options = options;
+    this.targetPort = options.targetPort();
     this.server = vertx.createNetServer(new NetServerOptions().setHost(options.host()).setPort(options.port())
       .setSoLinger(0).setTcpNoDelay(true));
     this.client = vertx.createNetClient(new NetClientOptions().setSoLinger(0).setTcpNoDelay(true)
@@ -83,6 +85,12 @@ public final class ChaosProxy {
   /** Switches the faults on or off; connections accepted while off are never faulted. */
   public ChaosProxy chaos(boolean on) {
     this.chaos = on;
+    return this;
+  }
+
+  /** Sends new connections to another port of the target host (a fail-over, or a dead port). */
+  public ChaosProxy target(int port) {
+    this.targetPort = port;
     return this;
   }
 
@@ -146,7 +154,7 @@ public final class ChaosProxy {
     long n = ++connectionNumber;
     Pair pair = new Pair(in, new SplittableRandom(options.seed() * 1_000_003L + n), chaos);
     pairs.add(pair);
-    client.connect(options.targetPort(), options.targetHost()).onComplete(ar -> {
+    client.connect(targetPort, options.targetHost()).onComplete(ar -> {
       if (ar.failed()) {
         log.debug("chaos proxy: target connect failed: {}", ar.cause().toString());
         pair.close();
