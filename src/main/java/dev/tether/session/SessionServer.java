@@ -54,6 +54,8 @@ public final class SessionServer {
       return size() > TOMBSTONES;
     }
   };
+  /** Mirror of sessions.size() for other threads. */
+  private volatile int sessionCount;
   private TrackedServer server;
   private Handler<FailureEvent> expiryHandler;
   private boolean closed;
@@ -86,10 +88,9 @@ public final class SessionServer {
     return options;
   }
 
-  /** Sessions held now (attached or waiting for a resume). Event loop only. */
+  /** Sessions held now (attached or waiting for a resume); readable from any thread. */
   public int sessionCount() {
-    assert owner();
-    return sessions.size();
+    return sessionCount;
   }
 
   /** Called (on the event loop) for each SESSION_EXPIRED event, before it is published. */
@@ -299,6 +300,7 @@ public final class SessionServer {
       ended = true;
       cancelTtl();
       sessions.remove(hex);
+      sessionCount = sessions.size();
       Handler<Void> h = endHandler;
       if (h != null) {
         h.handle(null);
@@ -409,6 +411,7 @@ public final class SessionServer {
         } while (Frames.isZero(nid) || sessions.containsKey(Frames.hex(nid)));
         s = new ServerSession(new SessionState(nid));
         sessions.put(s.hex, s);
+        sessionCount = sessions.size();
         attach(s, 0);
         app.onSession(s);
         if (s.drainHandler != null && state == ConnState.ATTACHED) {

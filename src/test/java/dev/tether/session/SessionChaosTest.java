@@ -60,7 +60,6 @@ class SessionChaosTest {
     proxy.chaos(false);
     EchoLoad.Result r = await(load.finish(30_000));
 
-    System.out.println("RESULT " + r + " proxy " + proxy.stats());
     assertThat(proxy.resets()).isGreaterThanOrEqualTo(200);
     assertThat(r.sent()).isGreaterThanOrEqualTo(5_000);
     assertThat(r.resumes()).isGreaterThan(0);
