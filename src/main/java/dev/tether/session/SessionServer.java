@@ -319,14 +319,17 @@ public final class SessionServer {
     long ackedIn;
     long helloTimer;
     long idleTimer = -1;
-    boolean readFailed;
+    /** The transport failed (reset, broken pipe): an incomplete last frame is then no protocol error. */
+    boolean connectionFailed;
+    /** Bytes of an incomplete frame when the peer's stream ended. */
+    int partialAtEnd;
     boolean activity;
 
     Connection(TrackedSocket tracked) {
       this.tracked = tracked;
       tracked.failureHandler(e -> {
-        if (e.kind() == FailureKind.READ_FAILED) {
-          readFailed = true;
+        if (e.kind() == FailureKind.READ_FAILED || e.kind() == FailureKind.WRITE_FAILED) {
+          connectionFailed = true;
         }
       });
       tracked.closeHandler(v -> onClosed());
@@ -586,18 +589,28 @@ public final class SessionServer {
     }
 
     void onEnd() {
-      int partial = decoder.buffered();
-      if (partial > 0 && state != ConnState.CLOSED && !readFailed) {
-        tracked.reportReadFailure(FailureKind.PROTOCOL_ERROR, new ProtocolException(Frames.E_MALFORMED,
-          "truncated frame: connection ended with " + partial + " bytes of an incomplete frame"));
+      if (state != ConnState.CLOSED) {
+        partialAtEnd = decoder.buffered();
       }
     }
 
+    /**
+     * Runs after the tracked socket reported its own failures (if any). A stream that ended inside
+     * a frame without a transport failure is a truncated frame: reported as PROTOCOL_ERROR through
+     * the shared reporter, since the connection is gone (no ERROR frame can be sent).
+     */
     void onClosed() {
-      if (state != ConnState.CLOSED) {
-        state = ConnState.CLOSED;
-      }
+      boolean wasOpen = state != ConnState.CLOSED;
+      state = ConnState.CLOSED;
       detach();
+      if (wasOpen && partialAtEnd > 0 && !connectionFailed) {
+        ProtocolException cause = new ProtocolException(Frames.E_MALFORMED,
+          "truncated frame: connection ended with " + partialAtEnd + " bytes of an incomplete frame");
+        FailureEvent e = reporter.event(tracked.id(), tracked.remote(), FailureKind.PROTOCOL_ERROR, Direction.READ,
+          0, 0, 0, cause, false);
+        reporter.report(e).onComplete(ar -> reporter.publish(e, ar.result(), 0, RecoveryOutcome.OK,
+          "connection already closed"));
+      }
     }
   }
 }
