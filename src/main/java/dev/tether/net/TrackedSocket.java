@@ -289,6 +289,11 @@ public final class TrackedSocket {
     }
     Write w = ledger.accept(new Write(data, promise), n);
     recorder.pending(server, n);
+    if (writeQueueFull()) {
+      // remember it now: a single flush may bring pending straight below the mark, and a caller
+      // that saw writeQueueFull() must still get its drain
+      full = true;
+    }
     if (state == State.OPEN) {
       transmit(w);
     } else {
