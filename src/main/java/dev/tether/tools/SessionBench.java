@@ -56,12 +56,21 @@ public final class SessionBench {
       int port = Stress.startServer(vertx);
       System.out.printf("session echo server on 127.0.0.1:%d; %d clients, payload 8..%d B, %d s phases, reset every %d ms%n",
         port, clients, maxPayload, phase, reset);
-      runPhase(vertx, port, false, reset, clients, maxPayload, Math.min(phase, 3), seed); // warm-up, not counted
+      runPhase(vertx, port, false, reset, clients, maxPayload, Math.min(phase, 5), seed); // warm-up (JIT), not counted
+      runPhase(vertx, port, true, reset, clients, maxPayload, Math.min(phase, 3), seed); // warm-up, not counted
       List<Double> ratios = new ArrayList<>();
       List<Long> latencies = new ArrayList<>();
       for (int i = 1; i <= pairs; i++) {
-        Phase healthy = runPhase(vertx, port, false, reset, clients, maxPayload, phase, seed + i);
-        Phase chaos = runPhase(vertx, port, true, reset, clients, maxPayload, phase, seed + 100 + i);
+        // alternate the order within pairs so a drift of the machine's load does not favour one side
+        Phase healthy;
+        Phase chaos;
+        if (i % 2 == 1) {
+          healthy = runPhase(vertx, port, false, reset, clients, maxPayload, phase, seed + i);
+          chaos = runPhase(vertx, port, true, reset, clients, maxPayload, phase, seed + 100 + i);
+        } else {
+          chaos = runPhase(vertx, port, true, reset, clients, maxPayload, phase, seed + 100 + i);
+          healthy = runPhase(vertx, port, false, reset, clients, maxPayload, phase, seed + i);
+        }
         double ratio = chaos.rate / healthy.rate;
         ratios.add(ratio);
         latencies.addAll(chaos.result.resumeLatenciesNanos());
