@@ -2,25 +2,41 @@ package dev.tether.session;
 
 import io.vertx.core.buffer.Buffer;
 
-import java.util.ArrayDeque;
-import java.util.Iterator;
 import java.util.function.Consumer;
 
 /**
- * The DATA frames one side sent and the peer has not acknowledged yet, in seq order, as encoded
- * frames (ready to be written again on a new connection). Serialisable with {@link #appendTo} /
- * {@link #readFrom} so a session can be handed to another node over the event bus. Not
- * thread-safe: owned by the session's event loop.
+ * The DATA frames one side sent and the peer has not acknowledged yet, in seq order without gaps,
+ * as encoded frames (ready to be written again on a new connection). A ring, so a frame is found by
+ * its seq in O(1). Serialisable with {@link #appendTo} / {@link #readFrom} so a session can be handed
+ * to another node over the event bus. Not thread-safe: owned by the session's event loop.
  */
 public final class RetainedFrames {
 
-  private final ArrayDeque<Buffer> frames = new ArrayDeque<>();
+  private Buffer[] ring = new Buffer[16];
+  private int head;
+  private int size;
+  /** Seq of the frame at {@code head} (meaningful when size > 0). */
+  private long firstSeq;
   private long bytes;
 
   /** Appends an encoded DATA frame whose seq follows the last one. */
   public void add(Buffer frame) {
-    assert frames.isEmpty() || Frames.dataSeq(frame) == Frames.dataSeq(frames.peekLast()) + 1 : "seq out of order";
-    frames.addLast(frame);
+    long seq = Frames.dataSeq(frame);
+    if (size == 0) {
+      firstSeq = seq;
+    } else if (seq != firstSeq + size) {
+      throw new IllegalArgumentException("retained frame seq " + seq + " does not follow " + (firstSeq + size - 1));
+    }
+    if (size == ring.length) {
+      Buffer[] bigger = new Buffer[ring.length * 2];
+      for (int i = 0; i < size; i++) {
+        bigger[i] = ring[(head + i) % ring.length];
+      }
+      ring = bigger;
+      head = 0;
+    }
+    ring[(head + size) % ring.length] = frame;
+    size++;
     bytes += frame.length();
   }
 
@@ -31,24 +47,37 @@ public final class RetainedFrames {
    */
   public int release(long ack) {
     int n = 0;
-    while (!frames.isEmpty() && Frames.dataSeq(frames.peekFirst()) <= ack) {
-      bytes -= frames.pollFirst().length();
+    while (size > 0 && firstSeq <= ack) {
+      bytes -= ring[head].length();
+      ring[head] = null;
+      head = (head + 1) % ring.length;
+      size--;
+      firstSeq++;
       n++;
     }
     return n;
   }
 
-  /** Calls {@code action} with each retained frame whose seq is > {@code seq}, in order. */
-  public void forEachAfter(long seq, Consumer<Buffer> action) {
-    for (Buffer f : frames) {
-      if (Frames.dataSeq(f) > seq) {
-        action.accept(f);
-      }
+  /** The retained frame with {@code seq}, or null when it is not retained. */
+  public Buffer get(long seq) {
+    if (size == 0 || seq < firstSeq || seq >= firstSeq + size) {
+      return null;
     }
+    return ring[(int) ((head + (seq - firstSeq)) % ring.length)];
   }
 
-  public Iterator<Buffer> iterator() {
-    return frames.iterator();
+  /** Seq of the oldest retained frame, or -1 when empty. */
+  public long firstSeq() {
+    return size == 0 ? -1 : firstSeq;
+  }
+
+  /** Calls {@code action} with each retained frame whose seq is > {@code seq}, in order. */
+  public void forEachAfter(long seq, Consumer<Buffer> action) {
+    for (int i = 0; i < size; i++) {
+      if (firstSeq + i > seq) {
+        action.accept(ring[(head + i) % ring.length]);
+      }
+    }
   }
 
   /** Encoded bytes retained (frame headers included). */
@@ -58,23 +87,21 @@ public final class RetainedFrames {
 
   /** Payload bytes retained (frame headers excluded): what the application would lose. */
   public long payloadBytes() {
-    return bytes - (long) frames.size() * Frames.DATA_OVERHEAD;
+    return bytes - (long) size * Frames.DATA_OVERHEAD;
   }
 
   public int size() {
-    return frames.size();
+    return size;
   }
 
   public boolean isEmpty() {
-    return frames.isEmpty();
+    return size == 0;
   }
 
   /** Writes count, then each frame as length + bytes. */
   public Buffer appendTo(Buffer out) {
-    out.appendInt(frames.size());
-    for (Buffer f : frames) {
-      out.appendInt(f.length()).appendBuffer(f);
-    }
+    out.appendInt(size);
+    forEachAfter(Long.MIN_VALUE, f -> out.appendInt(f.length()).appendBuffer(f));
     return out;
   }
 
@@ -90,7 +117,6 @@ public final class RetainedFrames {
     if (n < 0) {
       throw new IllegalArgumentException("negative frame count");
     }
-    long prev = -1;
     for (int i = 0; i < n; i++) {
       int len = in.getInt(pos[0]);
       pos[0] += 4;
@@ -99,13 +125,10 @@ public final class RetainedFrames {
       }
       Buffer f = in.getBuffer(pos[0], pos[0] + len);
       pos[0] += len;
-      long seq = Frames.dataSeq(f);
-      if (f.getByte(Frames.LENGTH_BYTES) != Frames.DATA || (prev >= 0 && seq != prev + 1)) {
-        throw new IllegalArgumentException("retained frames out of order at seq " + seq);
+      if (f.getByte(Frames.LENGTH_BYTES) != Frames.DATA) {
+        throw new IllegalArgumentException("retained frame " + i + " is not DATA");
       }
-      prev = seq;
-      r.frames.addLast(f);
-      r.bytes += len;
+      r.add(f);
     }
     return r;
   }

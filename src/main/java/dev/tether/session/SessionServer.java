@@ -166,7 +166,7 @@ public final class SessionServer {
       state.retained.add(frame);
       sentCount++;
       if (conn != null) {
-        conn.tracked.send(frame);
+        conn.pump();
       }
       if (state.retained.bytes() > options.maxRetainedBytes()) {
         expire("retained bytes passed maxRetainedBytes " + options.maxRetainedBytes());
@@ -175,7 +175,7 @@ public final class SessionServer {
 
     @Override
     public boolean writeQueueFull() {
-      return conn != null && conn.tracked.writeQueueFull();
+      return conn != null && (conn.tracked.writeQueueFull() || conn.written < state.lastSent);
     }
 
     @Override
@@ -270,7 +270,7 @@ public final class SessionServer {
         conn.fail(Frames.E_SESSION_EXPIRED, "session " + hex + " expired: " + reason, false);
       }
       if (!r.isEmpty()) {
-        long firstSeq = Frames.dataSeq(r.iterator().next());
+        long firstSeq = r.firstSeq();
         String message = "session " + hex + " expired (" + reason + ") with " + r.size() + " frames unacknowledged"
           + " (seq " + firstSeq + ".." + state.lastSent + ", " + r.payloadBytes() + " payload bytes)";
         reportLoss(connection, remote, r.bytes(), message);
@@ -316,6 +316,12 @@ public final class SessionServer {
     final FrameDecoder decoder = new FrameDecoder(options.maxFrameBytes());
     ConnState state = ConnState.AWAIT_HELLO;
     ServerSession session;
+    /**
+     * Seq of the last DATA written on this connection. Frames after it (a resend after a resume, or
+     * new frames while the connection is over its high-water mark) are written by {@link #pump()} as
+     * the connection drains, so a resume never pushes more than the high-water mark at once.
+     */
+    long written;
     long ackedIn;
     long helloTimer;
     long idleTimer = -1;
@@ -334,7 +340,8 @@ public final class SessionServer {
       });
       tracked.closeHandler(v -> onClosed());
       tracked.drainHandler(v -> {
-        if (session != null && session.drainHandler != null) {
+        pump();
+        if (session != null && session.drainHandler != null && !session.writeQueueFull()) {
           session.drainHandler.handle(null);
         }
       });
@@ -466,10 +473,31 @@ public final class SessionServer {
       ackedIn = s.state.lastReceived;
       s.attach(this);
       tracked.send(Frames.welcome(s.state.id(), s.state.lastReceived));
-      s.state.retained.forEachAfter(peerLast, tracked::send);
+      written = peerLast;
+      pump();
       armIdle();
       log.debug("{}: session {} attached, peer had {}, resending {} frames", tracked.id(), s.hex, peerLast,
         s.state.lastSent - peerLast);
+    }
+
+    /** Writes retained frames after {@link #written} while the connection is below its high-water mark. */
+    void pump() {
+      if (state != ConnState.ATTACHED || session == null) {
+        return;
+      }
+      RetainedFrames r = session.state.retained;
+      long first = r.firstSeq();
+      if (first > written + 1) {
+        written = first - 1; // acknowledged meanwhile
+      }
+      while (written < session.state.lastSent && !tracked.writeQueueFull()) {
+        Buffer f = r.get(written + 1);
+        if (f == null) {
+          break; // released by an ACK: the peer has it
+        }
+        tracked.send(f);
+        written++;
+      }
     }
 
     void onDataFrame(Frame f) throws ProtocolException {

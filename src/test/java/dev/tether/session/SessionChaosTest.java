@@ -37,6 +37,9 @@ class SessionChaosTest {
   @Test
   @Timeout(value = 90, unit = TimeUnit.SECONDS)
   void noLossNoDuplicateThroughResetsCutsAndStalls() throws Exception {
+    java.util.Map<String, java.util.concurrent.atomic.AtomicLong> kinds = new java.util.concurrent.ConcurrentHashMap<>();
+    vertx.eventBus().<io.vertx.core.json.JsonObject>consumer(dev.tether.event.Addresses.FAILURE, m -> kinds
+      .computeIfAbsent(m.body().getString("kind"), k -> new java.util.concurrent.atomic.AtomicLong()).incrementAndGet());
     SessionVerticle server = SessionTestSupport.deploy(vertx, SessionTestSupport.serverConfig("session"), true);
     ChaosProxy proxy = await(ChaosProxy.start(vertx, new ChaosOptions()
       .setTargetPort(server.actualPort())
@@ -70,6 +73,9 @@ class SessionChaosTest {
     assertThat(r.corrupted()).as("corrupted: %s", r).isZero();
     assertThat(r.received()).isEqualTo(r.sent());
     assertThat(load.clients()).allSatisfy(c -> assertThat(c.acknowledged()).isEqualTo(c.sent()));
+    // resets are connection failures, reported as such; never as protocol errors or lost sessions
+    assertThat(kinds).doesNotContainKeys("PROTOCOL_ERROR", "SESSION_EXPIRED");
+    assertThat(kinds.keySet()).containsAnyOf("READ_FAILED", "WRITE_FAILED");
     await(proxy.close());
   }
 }
