@@ -11,7 +11,7 @@ public final class SessionClientOptions {
   private long connectTimeoutMs = 2_000;
   private long pingIntervalMs = 1_000;
   private long idleTimeoutMs = 5_000;
-  private long maxUnackedBytes = 1L << 20;
+  private long maxUnackedBytes = 256L << 10;
   private int maxFrameBytes = SessionOptions.DEFAULT_MAX_FRAME_BYTES;
   private long closeTimeoutMs = 10_000;
   private long seed = System.nanoTime();

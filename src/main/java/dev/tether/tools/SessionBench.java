@@ -23,7 +23,11 @@ import java.util.concurrent.TimeUnit;
 public final class SessionBench {
 
   static final String USAGE = """
-    usage: session-bench [--pairs 3] [--phase-s 6] [--clients 8] [--max-payload 1024] [--reset-ms 100] [--seed 1]""";
+    usage: session-bench [--pairs 3] [--phase-s 6] [--clients 8] [--max-payload 1024] [--reset-ms 100] [--seed 1]
+                       [--window 262144]   (each client's maxUnackedBytes)""";
+
+  /** Each client's maxUnackedBytes. */
+  private static long window;
 
   private SessionBench() {
   }
@@ -31,7 +35,7 @@ public final class SessionBench {
   public static void main(String[] argv) throws Exception {
     Args a;
     try {
-      a = new Args(argv, Set.of("pairs", "phase-s", "clients", "max-payload", "reset-ms", "seed"), USAGE);
+      a = new Args(argv, Set.of("pairs", "phase-s", "clients", "max-payload", "reset-ms", "seed", "window"), USAGE);
     } catch (Args.UsageException e) {
       System.err.println(e.getMessage());
       System.exit(2);
@@ -43,6 +47,7 @@ public final class SessionBench {
     int maxPayload = (int) a.number("max-payload", 1024);
     long reset = a.number("reset-ms", 100);
     long seed = a.number("seed", 1);
+    window = a.number("window", 256 * 1024);
     if (pairs < 1 || pairs > 20 || phase < 1 || phase > 60 || clients < 1 || clients > 1000 || maxPayload < 8
       || reset < 1) {
       System.err.println("out of range: pairs 1..20, phase-s 1..60, clients 1..1000, max-payload >= 8, reset-ms >= 1");
@@ -113,7 +118,7 @@ public final class SessionBench {
     }
     dev.tether.fault.ChaosProxy proxy = Stress.get(dev.tether.fault.ChaosProxy.start(vertx, o));
     EchoLoad load = new EchoLoad(vertx, new SessionClientOptions().setPort(proxy.port()).setInitialBackoffMs(1)
-      .setMaxBackoffMs(50).setPingIntervalMs(200).setIdleTimeoutMs(2_000).setMaxUnackedBytes(256 * 1024),
+      .setMaxBackoffMs(50).setPingIntervalMs(200).setIdleTimeoutMs(2_000).setMaxUnackedBytes(window),
       clients, maxPayload, seed);
     Stress.get(load.start());
     long d0 = load.delivered();
