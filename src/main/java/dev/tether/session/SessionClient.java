@@ -448,6 +448,10 @@ public final class SessionClient {
 
   private void maybeBye() {
     if (state == State.CLOSING && welcomed && socket != null && retained.isEmpty()) {
+      if (lastReceived > ackSent) {
+        ackSent = lastReceived; // acknowledge what we have before saying goodbye
+        socket.write(Frames.ack(ackSent));
+      }
       socket.write(Frames.bye());
     }
   }

@@ -109,10 +109,18 @@ public final class SessionServer {
     return s == null ? null : s.state.toBuffer();
   }
 
-  /** Stops listening; sessions are dropped (and reported if they held unacknowledged data). */
+  /**
+   * Stops listening and ends every session: one that still held unacknowledged frames is reported
+   * as SESSION_EXPIRED, and an attached client is told with an ERROR.
+   */
   public Future<Void> close() {
-    closed = true;
-    return server.close();
+    return Future.<Void>future(p -> context.runOnContext(v -> {
+      closed = true;
+      for (ServerSession s : new java.util.ArrayList<>(sessions.values())) {
+        s.expire("server shutting down");
+      }
+      p.complete();
+    })).compose(v -> server.close());
   }
 
   boolean owner() {

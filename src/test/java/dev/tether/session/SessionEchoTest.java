@@ -31,6 +31,9 @@ class SessionEchoTest {
 
   @Test
   void echoesMessagesInOrderAndAcknowledgesThem() throws Exception {
+    List<String> kinds = new CopyOnWriteArrayList<>();
+    vertx.eventBus().<io.vertx.core.json.JsonObject>consumer(dev.tether.event.Addresses.FAILURE,
+      m -> kinds.add(m.body().getString("kind")));
     SessionVerticle server = SessionTestSupport.deploy(vertx, SessionTestSupport.serverConfig("session"), true);
     SessionClient client = SessionClient.create(vertx, new SessionClientOptions().setPort(server.actualPort()).setSeed(1));
     List<String> got = new CopyOnWriteArrayList<>();
@@ -48,5 +51,9 @@ class SessionEchoTest {
     assertThat(client.received()).isEqualTo(500);
     assertThat(client.duplicatesDropped()).isZero();
     await(client.close());
+    // BYE ended the session cleanly: nothing left unacknowledged on either side, nothing reported
+    await().atMost(Duration.ofSeconds(10)).until(() -> server.server().sessionCount() == 0);
+    assertThat(client.closed().succeeded()).isTrue();
+    assertThat(kinds).isEmpty();
   }
 }
