@@ -93,6 +93,63 @@ public final class SessionServer {
     return sessionCount;
   }
 
+  /**
+   * Gives a session away (to another server or node): detaches it (an attached client gets
+   * ERROR 203 and resumes wherever it is sent next), removes it from this store without reporting a
+   * loss, and returns its serialised {@link SessionState}. Fails when the session is unknown here.
+   */
+  public Future<Buffer> handOff(String id) {
+    return Future.future(p -> context.runOnContext(v -> {
+      ServerSession s = sessions.get(id);
+      if (s == null) {
+        p.fail(new SessionLostException(id, Frames.E_UNKNOWN_SESSION, "unknown session " + id, 0));
+        return;
+      }
+      Connection c = s.conn;
+      if (c != null) {
+        s.detached(c);
+        c.session = null;
+        c.fail(Frames.E_SUPERSEDED, "session moved", false);
+      }
+      Buffer state = s.state.toBuffer();
+      s.handedOff = true;
+      s.end();
+      log.debug("session {} handed off ({} frames retained)", id, s.state.retained.size());
+      p.complete(state);
+    }));
+  }
+
+  /**
+   * Takes over a session given away by {@link #handOff}: it waits here, detached, for the client's
+   * resume (within {@code sessionTtlMs}); the application gets it as a new {@link Session}.
+   */
+  public Future<String> adopt(Buffer serialisedState) {
+    return Future.future(p -> context.runOnContext(v -> {
+      SessionState st;
+      try {
+        st = SessionState.fromBuffer(serialisedState);
+      } catch (RuntimeException e) {
+        p.fail(new IllegalArgumentException("unreadable session state: " + e.getMessage(), e));
+        return;
+      }
+      ServerSession s = new ServerSession(st);
+      if (sessions.containsKey(s.hex)) {
+        p.fail(new IllegalStateException("session " + s.hex + " is already here"));
+        return;
+      }
+      if (sessions.size() >= options.maxSessions()) {
+        p.fail(new IllegalStateException("session limit " + options.maxSessions() + " reached"));
+        return;
+      }
+      sessions.put(s.hex, s);
+      sessionCount = sessions.size();
+      expired.remove(s.hex);
+      app.onSession(s);
+      s.detached(null);
+      p.complete(s.hex);
+    }));
+  }
+
   /** Called (on the event loop) for each SESSION_EXPIRED event, before it is published. */
   public SessionServer expiryHandler(Handler<FailureEvent> handler) {
     this.expiryHandler = handler;
@@ -140,6 +197,8 @@ public final class SessionServer {
     Connection conn;
     long ttlTimer = -1;
     boolean ended;
+    /** Given to another server: ending it is no loss. */
+    boolean handedOff;
     boolean paused;
     long sentCount;
     long ackedCount;
@@ -242,6 +301,7 @@ public final class SessionServer {
       }
     }
 
+    /** The connection {@code c} left (null: the session arrived without one); the TTL starts. */
     void detached(Connection c) {
       if (conn != c) {
         return;
