@@ -311,6 +311,7 @@ public final class SessionClient {
   // Frames
 
   private void onData(NetSocket s, Buffer buf) {
+    assert onContextNow() : "session client used off its context";
     if (s != socket) {
       return;
     }

@@ -400,6 +400,7 @@ public final class SessionServer {
     boolean activity;
 
     Connection(TrackedSocket tracked) {
+      assert owner() : "connection accepted off the session server's event loop";
       this.tracked = tracked;
       tracked.failureHandler(e -> {
         if (e.kind() == FailureKind.READ_FAILED || e.kind() == FailureKind.WRITE_FAILED) {
@@ -427,6 +428,7 @@ public final class SessionServer {
     }
 
     void onData(Buffer buf) {
+      assert owner() : "session connection used off its event loop";
       if (state == ConnState.CLOSED) {
         return;
       }
