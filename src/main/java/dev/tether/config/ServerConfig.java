@@ -92,6 +92,14 @@ public record ServerConfig(
    * plus {@code name} (MainVerticle adds it; {@code defaultName} otherwise).
    */
   public static ServerConfig forVerticle(JsonObject config, String defaultName) {
+    return forVerticle(config, defaultName, Set.of());
+  }
+
+  /**
+   * Like {@link #forVerticle(JsonObject, String)} for a verticle that understands {@code extraKeys}
+   * beyond the common and tracking ones (read them from {@link #raw()}).
+   */
+  public static ServerConfig forVerticle(JsonObject config, String defaultName, Set<String> extraKeys) {
     JsonObject c = config.copy();
     Object name = c.remove("name");
     if (!c.containsKey("verticle")) {
@@ -100,7 +108,7 @@ public record ServerConfig(
     if (!c.containsKey("port")) {
       c.put("port", 0);
     }
-    return fromJson(name instanceof String s ? s : defaultName, c, Set.of());
+    return fromJson(name instanceof String s ? s : defaultName, c, extraKeys);
   }
 
   static String string(JsonObject json, String key, String def, String where) {

@@ -20,6 +20,14 @@ public record TetherConfig(String node, List<ServerConfig> servers, JsonObject r
     "plain-echo", "dev.tether.verticles.PlainEchoVerticle",
     "session", "dev.tether.verticles.SessionVerticle");
 
+  /**
+   * Keys a shipped verticle understands beyond the common and tracking ones, by short name; they
+   * are validated by the verticle itself when it starts.
+   */
+  public static final Map<String, Set<String>> VERTICLE_KEYS = Map.of(
+    "session", Set.of("maxFrameBytes", "sessionTtlMs", "maxRetainedBytes", "maxSessions", "helloTimeoutMs",
+      "idleTimeoutMs"));
+
   private static final Set<String> KEYS = Set.of("node", "servers", "recovery", "http", "bridge", "monitor", "metrics");
 
   public static TetherConfig fromJson(JsonObject json) {
@@ -46,7 +54,9 @@ public record TetherConfig(String node, List<ServerConfig> servers, JsonObject r
       if (!(s instanceof JsonObject o)) {
         throw new IllegalArgumentException("servers." + name + ": must be an object");
       }
-      ServerConfig sc = ServerConfig.fromJson(name, o, Set.of());
+      String v = o.getValue("verticle") instanceof String vs ? vs : "";
+      ServerConfig sc = ServerConfig.fromJson(name, o,
+        VERTICLE_KEYS.getOrDefault(v, VERTICLE_KEYS.getOrDefault(shortName(v), Set.of())));
       verticleClass(sc.verticle());
       list.add(sc);
     }
@@ -79,6 +89,15 @@ public record TetherConfig(String node, List<ServerConfig> servers, JsonObject r
   /** The {@code metrics}, {@code http}, {@code monitor} and {@code bridge} sections. */
   public ObservabilityConfig observability() {
     return ObservabilityConfig.fromJson(raw);
+  }
+
+  private static String shortName(String verticleClass) {
+    for (Map.Entry<String, String> e : VERTICLES.entrySet()) {
+      if (e.getValue().equals(verticleClass)) {
+        return e.getKey();
+      }
+    }
+    return verticleClass;
   }
 
   /** The class name for a verticle's short name or class name. */

@@ -318,6 +318,8 @@ public final class TrackedSocket {
     Write w = ledger.accept(new Write(data, promise), n);
     recorder.pending(server, n);
     if (ledger.pending() >= options.highWaterMark()) {
+      // remember it now: a single flush may bring pending straight below the mark, and a caller
+      // that saw writeQueueFull() must still get its drain
       full = true;
     }
     if (state == State.OPEN) {

@@ -1,0 +1,89 @@
+package dev.tether.recovery;
+
+import dev.tether.Tether;
+import dev.tether.event.Addresses;
+import dev.tether.event.Decision;
+import dev.tether.event.Direction;
+import dev.tether.event.FailureEvent;
+import dev.tether.event.FailureKind;
+import dev.tether.event.RecoveryOutcome;
+import dev.tether.metrics.TetherRecorder;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.json.JsonObject;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.UUID;
+
+/**
+ * Reports failures that do not belong to one tracked connection (a session that outlived its
+ * connections, say) the same way {@code TrackedSocket} reports its own: counted, logged, published
+ * on {@value Addresses#FAILURE}, sent to the node's recovery verticle for a decision, and decided by
+ * the server's own policy when nobody answers in time. Outcomes go to {@value Addresses#RECOVERY}.
+ *
+ * <p>Stateless apart from its immutable settings: usable from any event loop; the decision future
+ * completes on the caller's context.
+ */
+public final class FailureReporter {
+
+  private static final Logger log = LoggerFactory.getLogger(FailureReporter.class);
+
+  private final Vertx vertx;
+  private final Tether tether;
+  private final TetherRecorder recorder;
+  private final String server;
+  private final String protocol;
+  private final PolicySet policies;
+  private final long decisionTimeoutMs;
+
+  public FailureReporter(Vertx vertx, String server, String protocol, PolicySet policies, long decisionTimeoutMs) {
+    this.vertx = vertx;
+    this.tether = Tether.of(vertx);
+    this.recorder = tether.recorder();
+    this.server = server;
+    this.protocol = protocol;
+    this.policies = policies;
+    this.decisionTimeoutMs = decisionTimeoutMs;
+  }
+
+  /** A new failure event of this server, stamped now, with {@code unsent = requested - flushed}. */
+  public FailureEvent event(String connection, String remote, FailureKind kind, Direction direction,
+                            long requested, long flushed, long offset, Throwable cause, boolean soft) {
+    return new FailureEvent(UUID.randomUUID().toString(), System.currentTimeMillis(), tether.node(), server,
+      protocol, connection, remote, kind, direction, requested, flushed, requested - flushed, Math.max(0, offset),
+      cause == null ? null : cause.getClass().getName(), cause == null ? null : String.valueOf(cause.getMessage()),
+      1, soft);
+  }
+
+  /**
+   * Counts, logs and publishes {@code e}, then asks the recovery verticle for a decision; the future
+   * never fails: without an answer the server's own policy decides.
+   */
+  public Future<Decision> report(FailureEvent e) {
+    recorder.failure(server, e.kind(), e.direction());
+    log.warn("{} on {} remote={} requested={} flushed={} unsent={} cause={}: {}", e.kind(), e.connection(),
+      e.remote(), e.requested(), e.flushed(), e.unsent(), e.cause(), e.message());
+    JsonObject json = e.toJson();
+    vertx.eventBus().publish(Addresses.FAILURE, json);
+    return vertx.eventBus().<JsonObject>request(Addresses.recover(tether.node()), json,
+        new DeliveryOptions().setSendTimeout(decisionTimeoutMs))
+      .map(msg -> Decision.fromJson(msg.body()))
+      .recover(err -> {
+        log.debug("{}: no decision from the recovery verticle ({}), applying the local policy", e.connection(),
+          err.getMessage());
+        return Future.succeededFuture(policies.select(e).decide(e));
+      });
+  }
+
+  /** Counts, logs and publishes the outcome of {@code e}'s decision. */
+  public void publish(FailureEvent e, Decision d, long bytes, String result, String message) {
+    RecoveryOutcome o = new RecoveryOutcome(e.id(), System.currentTimeMillis(), tether.node(), server,
+      e.connection(), e.kind(), d.policy(), d.action(), d.delayMs(), bytes, result, message);
+    recorder.recoveryAction(o.policy() == null ? "unknown" : o.policy(), o.action(), o.result());
+    log.info("recovery of {} on {}: {} {} bytes -> {} ({})", o.kind(), o.connection(), o.action(), o.bytes(),
+      o.result(), message);
+    vertx.eventBus().publish(Addresses.RECOVERY, o.toJson());
+  }
+}

@@ -1,0 +1,154 @@
+package dev.tether.session;
+
+import io.vertx.core.buffer.Buffer;
+
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Frame types, error codes and encoders of the session protocol. Every frame is a 4-byte big-endian
+ * length {@code L} of what follows, a 1-byte type and the type's fields (integers big-endian).
+ * Encoders return fresh heap buffers that are never modified afterwards, so a DATA frame can be
+ * retained and written again on a later connection.
+ */
+public final class Frames {
+
+  public static final byte HELLO = 0x01;
+  public static final byte WELCOME = 0x02;
+  public static final byte DATA = 0x03;
+  public static final byte ACK = 0x04;
+  public static final byte PING = 0x05;
+  public static final byte PONG = 0x06;
+  public static final byte ERROR = 0x07;
+  public static final byte BYE = 0x08;
+
+  /** Bytes before a frame's body: the length field. */
+  public static final int LENGTH_BYTES = 4;
+  /** Bytes of a DATA frame that are not payload: length, type, seq. */
+  public static final int DATA_OVERHEAD = LENGTH_BYTES + 1 + 8;
+  public static final int ID_BYTES = 16;
+
+  // Error codes (2 bytes on the wire). 1xx: the peer sent something wrong; 2xx: session state.
+  /** Zero length, or a frame shorter than its type's fields (truncated), or otherwise unreadable. */
+  public static final int E_MALFORMED = 100;
+  /** Length above {@code maxFrameBytes}. */
+  public static final int E_TOO_LARGE = 101;
+  public static final int E_UNKNOWN_TYPE = 102;
+  /** A frame not allowed in this state: DATA or ACK before HELLO, a second HELLO, WELCOME to a server. */
+  public static final int E_UNEXPECTED = 103;
+  /** A DATA seq beyond the next expected one (a gap), or an ACK of frames never sent. */
+  public static final int E_BAD_SEQ = 104;
+  /** No HELLO within {@code helloTimeoutMs}. */
+  public static final int E_TIMEOUT = 105;
+  /** The session id is not known here (never existed, or expired and forgotten). */
+  public static final int E_UNKNOWN_SESSION = 200;
+  /** The session expired (TTL or retained-bytes cap) with data unacknowledged. */
+  public static final int E_SESSION_EXPIRED = 201;
+  /** The server holds {@code maxSessions} sessions already. */
+  public static final int E_SESSION_LIMIT = 202;
+  /** The session was resumed on another connection; this one is closed. */
+  public static final int E_SUPERSEDED = 203;
+  /** The server is shutting down. */
+  public static final int E_SHUTDOWN = 204;
+
+  private Frames() {
+  }
+
+  public static String typeName(int type) {
+    return switch (type) {
+      case HELLO -> "HELLO";
+      case WELCOME -> "WELCOME";
+      case DATA -> "DATA";
+      case ACK -> "ACK";
+      case PING -> "PING";
+      case PONG -> "PONG";
+      case ERROR -> "ERROR";
+      case BYE -> "BYE";
+      default -> "0x" + Integer.toHexString(type & 0xff);
+    };
+  }
+
+  /** The smallest body (type byte included) a frame of {@code type} may have, or -1 for an unknown type. */
+  static int minBody(int type) {
+    return switch (type) {
+      case HELLO, WELCOME -> 1 + ID_BYTES + 8;
+      case DATA, ACK, PING, PONG -> 1 + 8;
+      case ERROR -> 1 + 2;
+      case BYE -> 1;
+      default -> -1;
+    };
+  }
+
+  /** The largest body a frame of {@code type} may have (DATA and ERROR: up to the frame limit). */
+  static int maxBody(int type, int maxFrameBytes) {
+    return switch (type) {
+      case DATA, ERROR -> maxFrameBytes;
+      default -> minBody(type);
+    };
+  }
+
+  public static Buffer hello(byte[] id, long lastReceived) {
+    return Buffer.buffer(LENGTH_BYTES + 1 + ID_BYTES + 8)
+      .appendInt(1 + ID_BYTES + 8).appendByte(HELLO).appendBytes(id).appendLong(lastReceived);
+  }
+
+  public static Buffer welcome(byte[] id, long lastReceived) {
+    return Buffer.buffer(LENGTH_BYTES + 1 + ID_BYTES + 8)
+      .appendInt(1 + ID_BYTES + 8).appendByte(WELCOME).appendBytes(id).appendLong(lastReceived);
+  }
+
+  public static Buffer data(long seq, Buffer payload) {
+    return Buffer.buffer(DATA_OVERHEAD + payload.length())
+      .appendInt(1 + 8 + payload.length()).appendByte(DATA).appendLong(seq).appendBuffer(payload);
+  }
+
+  public static Buffer ack(long seq) {
+    return longFrame(ACK, seq);
+  }
+
+  public static Buffer ping(long token) {
+    return longFrame(PING, token);
+  }
+
+  public static Buffer pong(long token) {
+    return longFrame(PONG, token);
+  }
+
+  public static Buffer bye() {
+    return Buffer.buffer(LENGTH_BYTES + 1).appendInt(1).appendByte(BYE);
+  }
+
+  /** An ERROR frame; the message is cut to 1,000 bytes. */
+  public static Buffer error(int code, String message) {
+    byte[] m = message == null ? new byte[0] : message.getBytes(StandardCharsets.UTF_8);
+    int n = Math.min(m.length, 1000);
+    return Buffer.buffer(LENGTH_BYTES + 3 + n)
+      .appendInt(3 + n).appendByte(ERROR).appendShort((short) code).appendBytes(m, 0, n);
+  }
+
+  private static Buffer longFrame(byte type, long value) {
+    return Buffer.buffer(LENGTH_BYTES + 9).appendInt(9).appendByte(type).appendLong(value);
+  }
+
+  /** The seq of an encoded DATA frame. */
+  static long dataSeq(Buffer frame) {
+    return frame.getLong(LENGTH_BYTES + 1);
+  }
+
+  static boolean isZero(byte[] id) {
+    for (byte b : id) {
+      if (b != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Hex form of a session id, for logs, events and exceptions. */
+  public static String hex(byte[] id) {
+    StringBuilder sb = new StringBuilder(32);
+    for (byte b : id) {
+      sb.append(Character.forDigit((b >> 4) & 0xf, 16)).append(Character.forDigit(b & 0xf, 16));
+    }
+    return sb.toString();
+  }
+}

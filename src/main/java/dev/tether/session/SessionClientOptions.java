@@ -1,0 +1,143 @@
+package dev.tether.session;
+
+/** Settings of a {@link SessionClient}; every one has a default. */
+public final class SessionClientOptions {
+
+  private String host = "127.0.0.1";
+  private int port = 7001;
+  private long initialBackoffMs = 10;
+  private long maxBackoffMs = 1_000;
+  private long reconnectTimeoutMs = 30_000;
+  private long connectTimeoutMs = 2_000;
+  private long pingIntervalMs = 1_000;
+  private long idleTimeoutMs = 5_000;
+  private long maxUnackedBytes = 256L << 10;
+  private int maxFrameBytes = SessionOptions.DEFAULT_MAX_FRAME_BYTES;
+  private long closeTimeoutMs = 10_000;
+  private long seed = System.nanoTime();
+
+  public String host() {
+    return host;
+  }
+
+  public SessionClientOptions setHost(String host) {
+    this.host = host;
+    return this;
+  }
+
+  public int port() {
+    return port;
+  }
+
+  public SessionClientOptions setPort(int port) {
+    this.port = port;
+    return this;
+  }
+
+  /** First reconnect delay; doubles per failed attempt up to {@link #maxBackoffMs()}, with jitter (50–100 %). */
+  public long initialBackoffMs() {
+    return initialBackoffMs;
+  }
+
+  public SessionClientOptions setInitialBackoffMs(long v) {
+    this.initialBackoffMs = positive(v, "initialBackoffMs");
+    return this;
+  }
+
+  public long maxBackoffMs() {
+    return maxBackoffMs;
+  }
+
+  public SessionClientOptions setMaxBackoffMs(long v) {
+    this.maxBackoffMs = positive(v, "maxBackoffMs");
+    return this;
+  }
+
+  /** Without a successful resume for this long after losing the connection, the session is given up (loudly). */
+  public long reconnectTimeoutMs() {
+    return reconnectTimeoutMs;
+  }
+
+  public SessionClientOptions setReconnectTimeoutMs(long v) {
+    this.reconnectTimeoutMs = positive(v, "reconnectTimeoutMs");
+    return this;
+  }
+
+  public long connectTimeoutMs() {
+    return connectTimeoutMs;
+  }
+
+  public SessionClientOptions setConnectTimeoutMs(long v) {
+    this.connectTimeoutMs = positive(v, "connectTimeoutMs");
+    return this;
+  }
+
+  /** A PING is sent this often while connected. */
+  public long pingIntervalMs() {
+    return pingIntervalMs;
+  }
+
+  public SessionClientOptions setPingIntervalMs(long v) {
+    this.pingIntervalMs = positive(v, "pingIntervalMs");
+    return this;
+  }
+
+  /** A connection that brings nothing (not even PONG) for this long is dropped and resumed. */
+  public long idleTimeoutMs() {
+    return idleTimeoutMs;
+  }
+
+  public SessionClientOptions setIdleTimeoutMs(long v) {
+    this.idleTimeoutMs = positive(v, "idleTimeoutMs");
+    return this;
+  }
+
+  /** {@link SessionClient#writeQueueFull()} is true at this many unacknowledged frame bytes. */
+  public long maxUnackedBytes() {
+    return maxUnackedBytes;
+  }
+
+  public SessionClientOptions setMaxUnackedBytes(long v) {
+    this.maxUnackedBytes = positive(v, "maxUnackedBytes");
+    return this;
+  }
+
+  public int maxFrameBytes() {
+    return maxFrameBytes;
+  }
+
+  public SessionClientOptions setMaxFrameBytes(int v) {
+    if (v < 9) {
+      throw new IllegalArgumentException("maxFrameBytes must be >= 9");
+    }
+    this.maxFrameBytes = v;
+    return this;
+  }
+
+  /** How long {@link SessionClient#close()} waits for the server to acknowledge everything. */
+  public long closeTimeoutMs() {
+    return closeTimeoutMs;
+  }
+
+  public SessionClientOptions setCloseTimeoutMs(long v) {
+    this.closeTimeoutMs = positive(v, "closeTimeoutMs");
+    return this;
+  }
+
+  /** Seed of the backoff jitter. */
+  public long seed() {
+    return seed;
+  }
+
+  public SessionClientOptions setSeed(long seed) {
+    this.seed = seed;
+    return this;
+  }
+
+  private static long positive(long v, String name) {
+    if (v <= 0) {
+      throw new IllegalArgumentException(name + " must be > 0");
+    }
+    return v;
+  }
+}

@@ -1,0 +1,714 @@
+package dev.tether.session;
+
+import dev.tether.event.Decision;
+import dev.tether.event.Direction;
+import dev.tether.event.FailureEvent;
+import dev.tether.event.FailureKind;
+import dev.tether.event.RecoveryOutcome;
+import dev.tether.net.TrackedServer;
+import dev.tether.net.TrackedSocket;
+import dev.tether.net.TrackingOptions;
+import dev.tether.recovery.FailureReporter;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.net.NetServerOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.security.SecureRandom;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A session-protocol server: accepts {@link TrackedSocket}s, runs the HELLO/WELCOME exchange, keeps
+ * each session's unacknowledged DATA frames ({@link RetainedFrames}) across connections, and hands
+ * messages to a {@link SessionApplication}.
+ *
+ * <h2>Threading</h2>
+ * Created on a verticle's event loop; every session, every connection and the session store are
+ * touched only on that loop (the connections are accepted there, timers and event-bus replies come
+ * back there). Asserted where cheap with {@link #owner()}.
+ */
+public final class SessionServer {
+
+  private static final Logger log = LoggerFactory.getLogger(SessionServer.class);
+  private static final SecureRandom IDS = new SecureRandom();
+  /** Expired session ids remembered so a late resume is told "expired" rather than "unknown". */
+  private static final int TOMBSTONES = 10_000;
+
+  private final Vertx vertx;
+  private final Context context;
+  private final SessionOptions options;
+  private final TrackingOptions tracking;
+  private final SessionApplication app;
+  private final FailureReporter reporter;
+  // Event-loop confined state
+  private final Map<String, ServerSession> sessions = new HashMap<>();
+  private final Map<String, Long> expired = new LinkedHashMap<>(16, 0.75f, false) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
+      return size() > TOMBSTONES;
+    }
+  };
+  /** Mirror of sessions.size() for other threads. */
+  private volatile int sessionCount;
+  private TrackedServer server;
+  private Handler<FailureEvent> expiryHandler;
+  private boolean closed;
+
+  private SessionServer(Vertx vertx, SessionOptions options, TrackingOptions tracking, SessionApplication app) {
+    this.vertx = vertx;
+    this.context = vertx.getOrCreateContext();
+    this.options = options;
+    this.tracking = tracking;
+    this.app = app;
+    this.reporter = new FailureReporter(vertx, tracking.server(), tracking.protocol(), tracking.policies(),
+      tracking.decisionTimeoutMs());
+  }
+
+  /** Starts a session server; call it on the event loop that will own it (a verticle's start). */
+  public static Future<SessionServer> listen(Vertx vertx, NetServerOptions net, TrackingOptions tracking,
+                                             int maxConnections, SessionOptions options, SessionApplication app) {
+    SessionServer s = new SessionServer(vertx, options, tracking, app);
+    return TrackedServer.listen(vertx, net, tracking, maxConnections, s::accept).map(ts -> {
+      s.server = ts;
+      return s;
+    });
+  }
+
+  public int actualPort() {
+    return server.actualPort();
+  }
+
+  public SessionOptions options() {
+    return options;
+  }
+
+  /** Sessions held now (attached or waiting for a resume); readable from any thread. */
+  public int sessionCount() {
+    return sessionCount;
+  }
+
+  /**
+   * Gives a session away (to another server or node): detaches it (an attached client gets
+   * ERROR 203 and resumes wherever it is sent next), removes it from this store without reporting a
+   * loss, and returns its serialised {@link SessionState}. Fails when the session is unknown here.
+   */
+  public Future<Buffer> handOff(String id) {
+    return Future.future(p -> context.runOnContext(v -> {
+      ServerSession s = sessions.get(id);
+      if (s == null) {
+        p.fail(new SessionLostException(id, Frames.E_UNKNOWN_SESSION, "unknown session " + id, 0));
+        return;
+      }
+      Connection c = s.conn;
+      if (c != null) {
+        s.detached(c);
+        c.session = null;
+        c.fail(Frames.E_SUPERSEDED, "session moved", false);
+      }
+      Buffer state = s.state.toBuffer();
+      s.handedOff = true;
+      s.end();
+      log.debug("session {} handed off ({} frames retained)", id, s.state.retained.size());
+      p.complete(state);
+    }));
+  }
+
+  /**
+   * Takes over a session given away by {@link #handOff}: it waits here, detached, for the client's
+   * resume (within {@code sessionTtlMs}); the application gets it as a new {@link Session}.
+   */
+  public Future<String> adopt(Buffer serialisedState) {
+    return Future.future(p -> context.runOnContext(v -> {
+      SessionState st;
+      try {
+        st = SessionState.fromBuffer(serialisedState);
+      } catch (RuntimeException e) {
+        p.fail(new IllegalArgumentException("unreadable session state: " + e.getMessage(), e));
+        return;
+      }
+      ServerSession s = new ServerSession(st);
+      if (sessions.containsKey(s.hex)) {
+        p.fail(new IllegalStateException("session " + s.hex + " is already here"));
+        return;
+      }
+      if (sessions.size() >= options.maxSessions()) {
+        p.fail(new IllegalStateException("session limit " + options.maxSessions() + " reached"));
+        return;
+      }
+      sessions.put(s.hex, s);
+      sessionCount = sessions.size();
+      expired.remove(s.hex);
+      app.onSession(s);
+      s.detached(null);
+      p.complete(s.hex);
+    }));
+  }
+
+  /** Called (on the event loop) for each SESSION_EXPIRED event, before it is published. */
+  public SessionServer expiryHandler(Handler<FailureEvent> handler) {
+    this.expiryHandler = handler;
+    return this;
+  }
+
+  /**
+   * Serialised state of a session (id, seqs, retained frames) for a hand-off to another node, or
+   * null when unknown. Event loop only.
+   */
+  public Buffer snapshot(String id) {
+    assert owner();
+    ServerSession s = sessions.get(id);
+    return s == null ? null : s.state.toBuffer();
+  }
+
+  /**
+   * Stops listening and ends every session: one that still held unacknowledged frames is reported
+   * as SESSION_EXPIRED, and an attached client is told with an ERROR.
+   */
+  public Future<Void> close() {
+    return Future.<Void>future(p -> context.runOnContext(v -> {
+      closed = true;
+      for (ServerSession s : new java.util.ArrayList<>(sessions.values())) {
+        s.expire("server shutting down");
+      }
+      p.complete();
+    })).compose(v -> server.close());
+  }
+
+  boolean owner() {
+    return Vertx.currentContext() == context;
+  }
+
+  private void accept(TrackedSocket tracked) {
+    new Connection(tracked);
+  }
+
+  // -----------------------------------------------------------------------------------------------
+
+  /** A session as the server holds it; the application sees it as a {@link Session}. */
+  private final class ServerSession implements Session {
+    final SessionState state;
+    final String hex;
+    Connection conn;
+    long ttlTimer = -1;
+    boolean ended;
+    /** Given to another server: ending it is no loss. */
+    boolean handedOff;
+    boolean paused;
+    long sentCount;
+    long ackedCount;
+    long receivedCount;
+    Handler<Buffer> handler;
+    Handler<Void> drainHandler;
+    Handler<Void> endHandler;
+
+    ServerSession(SessionState state) {
+      this.state = state;
+      this.hex = Frames.hex(state.id());
+    }
+
+    @Override
+    public String id() {
+      return hex;
+    }
+
+    @Override
+    public Session handler(Handler<Buffer> handler) {
+      this.handler = handler;
+      return this;
+    }
+
+    @Override
+    public void send(Buffer payload) {
+      assert owner();
+      if (ended) {
+        throw new IllegalStateException("session " + hex + " has ended");
+      }
+      Buffer frame = Frames.data(++state.lastSent, payload);
+      state.retained.add(frame);
+      sentCount++;
+      if (conn != null) {
+        conn.pump();
+      }
+      if (state.retained.bytes() > options.maxRetainedBytes()) {
+        expire("retained bytes passed maxRetainedBytes " + options.maxRetainedBytes());
+      }
+    }
+
+    @Override
+    public boolean writeQueueFull() {
+      return conn != null && (conn.tracked.writeQueueFull() || conn.written < state.lastSent);
+    }
+
+    @Override
+    public Session drainHandler(Handler<Void> handler) {
+      this.drainHandler = handler;
+      return this;
+    }
+
+    @Override
+    public void pause() {
+      paused = true;
+      if (conn != null) {
+        conn.tracked.socket().pause();
+      }
+    }
+
+    @Override
+    public void resume() {
+      paused = false;
+      if (conn != null && conn.state == ConnState.ATTACHED) {
+        conn.tracked.socket().resume();
+      }
+    }
+
+    @Override
+    public Session endHandler(Handler<Void> handler) {
+      this.endHandler = handler;
+      return this;
+    }
+
+    @Override
+    public long received() {
+      return receivedCount;
+    }
+
+    @Override
+    public long sent() {
+      return sentCount;
+    }
+
+    @Override
+    public long acknowledged() {
+      return ackedCount;
+    }
+
+    @Override
+    public boolean attached() {
+      return conn != null;
+    }
+
+    void attach(Connection c) {
+      cancelTtl();
+      conn = c;
+      if (paused) {
+        c.tracked.socket().pause();
+      }
+    }
+
+    /** The connection {@code c} left (null: the session arrived without one); the TTL starts. */
+    void detached(Connection c) {
+      if (conn != c) {
+        return;
+      }
+      conn = null;
+      if (!ended) {
+        ttlTimer = vertx.setTimer(options.sessionTtlMs(), t -> {
+          ttlTimer = -1;
+          if (conn == null && !ended) {
+            expire("not resumed within sessionTtlMs " + options.sessionTtlMs());
+          }
+        });
+      }
+    }
+
+    void cancelTtl() {
+      if (ttlTimer != -1) {
+        vertx.cancelTimer(ttlTimer);
+        ttlTimer = -1;
+      }
+    }
+
+    /** Ends the session for good; reports SESSION_EXPIRED when frames were never acknowledged. */
+    void expire(String reason) {
+      if (ended) {
+        return;
+      }
+      RetainedFrames r = state.retained;
+      String connection = conn != null ? conn.tracked.id() : "session-" + hex;
+      String remote = conn != null ? conn.tracked.remote() : "detached";
+      end();
+      expired.put(hex, r.bytes());
+      if (conn != null) {
+        conn.fail(Frames.E_SESSION_EXPIRED, "session " + hex + " expired: " + reason, false);
+      }
+      if (!r.isEmpty()) {
+        long firstSeq = r.firstSeq();
+        String message = "session " + hex + " expired (" + reason + ") with " + r.size() + " frames unacknowledged"
+          + " (seq " + firstSeq + ".." + state.lastSent + ", " + r.payloadBytes() + " payload bytes)";
+        reportLoss(connection, remote, r.bytes(), message);
+      } else {
+        log.debug("session {} ended ({}), nothing unacknowledged", hex, reason);
+      }
+    }
+
+    void reportLoss(String connection, String remote, long bytes, String message) {
+      FailureEvent e = reporter.event(connection, remote, FailureKind.SESSION_EXPIRED, Direction.WRITE,
+        bytes, 0, state.releasedBytes, new SessionLostException(hex, Frames.E_SESSION_EXPIRED, message, bytes), false);
+      Handler<FailureEvent> h = expiryHandler;
+      if (h != null) {
+        h.handle(e);
+      }
+      reporter.report(e).onComplete(ar -> {
+        Decision d = ar.result();
+        reporter.publish(e, d, bytes, RecoveryOutcome.FAILED, "session gone: " + bytes + " bytes cannot be resent");
+      });
+    }
+
+    /** Removes the session from the store; no more resumes. */
+    void end() {
+      if (ended) {
+        return;
+      }
+      ended = true;
+      cancelTtl();
+      sessions.remove(hex);
+      sessionCount = sessions.size();
+      Handler<Void> h = endHandler;
+      if (h != null) {
+        h.handle(null);
+      }
+    }
+  }
+
+  private enum ConnState { AWAIT_HELLO, ATTACHED, CLOSED }
+
+  /** One accepted connection: decodes frames, runs HELLO/WELCOME, then carries a session. */
+  private final class Connection {
+    final TrackedSocket tracked;
+    final FrameDecoder decoder = new FrameDecoder(options.maxFrameBytes());
+    ConnState state = ConnState.AWAIT_HELLO;
+    ServerSession session;
+    /**
+     * Seq of the last DATA written on this connection. Frames after it (a resend after a resume, or
+     * new frames while the connection is over its high-water mark) are written by {@link #pump()} as
+     * the connection drains, so a resume never pushes more than the high-water mark at once.
+     */
+    long written;
+    long ackedIn;
+    long helloTimer;
+    long idleTimer = -1;
+    /** The transport failed (reset, broken pipe): an incomplete last frame is then no protocol error. */
+    boolean connectionFailed;
+    /** Bytes of an incomplete frame when the peer's stream ended. */
+    int partialAtEnd;
+    boolean activity;
+
+    Connection(TrackedSocket tracked) {
+      assert owner() : "connection accepted off the session server's event loop";
+      this.tracked = tracked;
+      tracked.failureHandler(e -> {
+        if (e.kind() == FailureKind.READ_FAILED || e.kind() == FailureKind.WRITE_FAILED) {
+          connectionFailed = true;
+        }
+      });
+      tracked.closeHandler(v -> onClosed());
+      tracked.drainHandler(v -> {
+        pump();
+        if (session != null && session.drainHandler != null && !session.writeQueueFull()) {
+          session.drainHandler.handle(null);
+        }
+      });
+      tracked.socket().endHandler(v -> onEnd());
+      tracked.socket().handler(this::onData);
+      helloTimer = vertx.setTimer(options.helloTimeoutMs(), t -> {
+        helloTimer = -1;
+        if (state == ConnState.AWAIT_HELLO) {
+          fail(Frames.E_TIMEOUT, "no HELLO within " + options.helloTimeoutMs() + " ms", true);
+        }
+      });
+      if (closed) {
+        fail(Frames.E_SHUTDOWN, "server shutting down", false);
+      }
+    }
+
+    void onData(Buffer buf) {
+      assert owner() : "session connection used off its event loop";
+      if (state == ConnState.CLOSED) {
+        return;
+      }
+      activity = true;
+      try {
+        decoder.feed(buf, this::onFrame);
+      } catch (ProtocolException e) {
+        fail(e.code(), e.getMessage(), true);
+        return;
+      }
+      if (state == ConnState.ATTACHED && session.state.lastReceived > ackedIn) {
+        ackedIn = session.state.lastReceived;
+        tracked.send(Frames.ack(ackedIn));
+      }
+    }
+
+    void onFrame(Frame f) {
+      if (state == ConnState.CLOSED) {
+        return;
+      }
+      try {
+        switch (f.type()) {
+          case Frames.HELLO -> onHello(f);
+          case Frames.DATA -> onDataFrame(f);
+          case Frames.ACK -> onAck(f);
+          case Frames.PING -> tracked.send(Frames.pong(f.number()));
+          case Frames.PONG -> { }
+          case Frames.BYE -> onBye();
+          case Frames.ERROR -> {
+            log.info("{}: peer sent ERROR {}: {}", tracked.id(), f.errorCode(), f.errorMessage());
+            close();
+          }
+          default -> throw new ProtocolException(Frames.E_UNEXPECTED,
+            Frames.typeName(f.type()) + " is not sent by clients");
+        }
+      } catch (ProtocolException e) {
+        fail(e.code(), e.getMessage(), true);
+      }
+    }
+
+    void onHello(Frame f) throws ProtocolException {
+      if (state != ConnState.AWAIT_HELLO) {
+        throw new ProtocolException(Frames.E_UNEXPECTED, "second HELLO on a connection");
+      }
+      cancelHelloTimer();
+      byte[] id = f.id();
+      long peerLast = f.lastReceived();
+      ServerSession s;
+      if (Frames.isZero(id)) {
+        if (peerLast != 0) {
+          throw new ProtocolException(Frames.E_BAD_SEQ, "new session with last received seq " + peerLast);
+        }
+        if (sessions.size() >= options.maxSessions()) {
+          fail(Frames.E_SESSION_LIMIT, "session limit " + options.maxSessions() + " reached", false);
+          return;
+        }
+        byte[] nid = new byte[Frames.ID_BYTES];
+        do {
+          IDS.nextBytes(nid);
+        } while (Frames.isZero(nid) || sessions.containsKey(Frames.hex(nid)));
+        s = new ServerSession(new SessionState(nid));
+        sessions.put(s.hex, s);
+        sessionCount = sessions.size();
+        attach(s, 0);
+        app.onSession(s);
+        if (s.drainHandler != null && state == ConnState.ATTACHED) {
+          s.drainHandler.handle(null);
+        }
+        return;
+      }
+      String hex = Frames.hex(id);
+      s = sessions.get(hex);
+      if (s == null) {
+        Long lost = expired.get(hex);
+        if (lost != null) {
+          fail(Frames.E_SESSION_EXPIRED, "session " + hex + " expired"
+            + (lost > 0 ? " with " + lost + " bytes unacknowledged" : ""), false);
+        } else {
+          // nobody here knows what the peer lost: report it, never silent
+          FailureEvent e = reporter.event(tracked.id(), tracked.remote(), FailureKind.SESSION_EXPIRED, Direction.WRITE,
+            0, 0, 0, new SessionLostException(hex, Frames.E_UNKNOWN_SESSION, "resume of unknown session " + hex, 0), false);
+          Handler<FailureEvent> h = expiryHandler;
+          if (h != null) {
+            h.handle(e);
+          }
+          reporter.report(e).onComplete(ar -> reporter.publish(e, ar.result(), 0, RecoveryOutcome.FAILED,
+            "unknown session: nothing to resume"));
+          fail(Frames.E_UNKNOWN_SESSION, "unknown session " + hex + " (never existed here, or expired and forgotten)", false);
+        }
+        return;
+      }
+      if (peerLast > s.state.lastSent) {
+        throw new ProtocolException(Frames.E_BAD_SEQ, "peer claims seq " + peerLast + " but only "
+          + s.state.lastSent + " were sent");
+      }
+      if (s.conn != null) {
+        Connection old = s.conn;
+        s.detached(old);
+        old.session = null;
+        old.fail(Frames.E_SUPERSEDED, "session resumed on another connection", false);
+      }
+      attach(s, peerLast);
+      if (s.drainHandler != null && state == ConnState.ATTACHED) {
+        s.drainHandler.handle(null);
+      }
+    }
+
+    void attach(ServerSession s, long peerLast) {
+      ackFrames(s, peerLast);
+      session = s;
+      state = ConnState.ATTACHED;
+      ackedIn = s.state.lastReceived;
+      s.attach(this);
+      tracked.send(Frames.welcome(s.state.id(), s.state.lastReceived));
+      written = peerLast;
+      pump();
+      armIdle();
+      log.debug("{}: session {} attached, peer had {}, resending {} frames", tracked.id(), s.hex, peerLast,
+        s.state.lastSent - peerLast);
+    }
+
+    /** Writes retained frames after {@link #written} while the connection is below its high-water mark. */
+    void pump() {
+      if (state != ConnState.ATTACHED || session == null) {
+        return;
+      }
+      RetainedFrames r = session.state.retained;
+      long first = r.firstSeq();
+      if (first > written + 1) {
+        written = first - 1; // acknowledged meanwhile
+      }
+      while (written < session.state.lastSent && !tracked.writeQueueFull()) {
+        Buffer f = r.get(written + 1);
+        if (f == null) {
+          break; // released by an ACK: the peer has it
+        }
+        tracked.send(f);
+        written++;
+      }
+    }
+
+    void onDataFrame(Frame f) throws ProtocolException {
+      if (state != ConnState.ATTACHED) {
+        throw new ProtocolException(Frames.E_UNEXPECTED, "DATA before HELLO");
+      }
+      long seq = f.number();
+      SessionState st = session.state;
+      if (seq <= st.lastReceived) {
+        st.duplicates++;
+        return;
+      }
+      if (seq != st.lastReceived + 1) {
+        throw new ProtocolException(Frames.E_BAD_SEQ, "sequence gap: expected DATA " + (st.lastReceived + 1) + ", got " + seq);
+      }
+      st.lastReceived = seq;
+      session.receivedCount++;
+      Handler<Buffer> h = session.handler;
+      if (h != null) {
+        h.handle(f.payload());
+      }
+    }
+
+    void onAck(Frame f) throws ProtocolException {
+      if (state != ConnState.ATTACHED) {
+        throw new ProtocolException(Frames.E_UNEXPECTED, "ACK before HELLO");
+      }
+      long ack = f.number();
+      if (ack > session.state.lastSent) {
+        throw new ProtocolException(Frames.E_BAD_SEQ, "ACK of seq " + ack + " but only " + session.state.lastSent + " were sent");
+      }
+      ackFrames(session, ack);
+    }
+
+    void ackFrames(ServerSession s, long ack) {
+      RetainedFrames r = s.state.retained;
+      long before = r.bytes();
+      int n = r.release(ack);
+      s.state.releasedBytes += before - r.bytes();
+      s.ackedCount += n;
+    }
+
+    void onBye() {
+      if (session != null) {
+        ServerSession s = session;
+        if (!s.state.retained.isEmpty()) {
+          long bytes = s.state.retained.bytes();
+          s.end();
+          s.reportLoss(tracked.id(), tracked.remote(), bytes, "session " + s.hex + " ended by BYE with "
+            + s.state.retained.size() + " frames unacknowledged");
+        } else {
+          s.end();
+        }
+        session = null;
+      }
+      tracked.send(Frames.bye());
+      close();
+    }
+
+    void armIdle() {
+      if (options.idleTimeoutMs() > 0 && idleTimer == -1) {
+        idleTimer = vertx.setPeriodic(options.idleTimeoutMs(), t -> {
+          if (!activity && state == ConnState.ATTACHED) {
+            log.info("{}: nothing received for {} ms, closing", tracked.id(), options.idleTimeoutMs());
+            close();
+          }
+          activity = false;
+        });
+      }
+    }
+
+    /**
+     * Sends an ERROR frame and closes; with {@code protocolError} also reports PROTOCOL_ERROR. The
+     * session (if any) stays resumable until its TTL.
+     */
+    void fail(int code, String message, boolean protocolError) {
+      if (state == ConnState.CLOSED) {
+        return;
+      }
+      log.debug("{}: ERROR {} {}", tracked.id(), code, message);
+      if (!tracked.isClosed()) {
+        tracked.send(Frames.error(code, message));
+        if (protocolError) {
+          tracked.reportReadFailure(FailureKind.PROTOCOL_ERROR, new ProtocolException(code, message));
+        }
+      }
+      close();
+    }
+
+    void close() {
+      if (state == ConnState.CLOSED) {
+        return;
+      }
+      state = ConnState.CLOSED;
+      tracked.socket().pause();
+      detach();
+      tracked.close();
+    }
+
+    void detach() {
+      cancelHelloTimer();
+      if (idleTimer != -1) {
+        vertx.cancelTimer(idleTimer);
+        idleTimer = -1;
+      }
+      if (session != null) {
+        session.detached(this);
+        session = null;
+      }
+    }
+
+    void cancelHelloTimer() {
+      if (helloTimer != -1) {
+        vertx.cancelTimer(helloTimer);
+        helloTimer = -1;
+      }
+    }
+
+    void onEnd() {
+      if (state != ConnState.CLOSED) {
+        partialAtEnd = decoder.buffered();
+      }
+    }
+
+    /**
+     * Runs after the tracked socket reported its own failures (if any). A stream that ended inside
+     * a frame without a transport failure is a truncated frame: reported as PROTOCOL_ERROR through
+     * the shared reporter, since the connection is gone (no ERROR frame can be sent).
+     */
+    void onClosed() {
+      boolean wasOpen = state != ConnState.CLOSED;
+      state = ConnState.CLOSED;
+      detach();
+      if (wasOpen && partialAtEnd > 0 && !connectionFailed) {
+        ProtocolException cause = new ProtocolException(Frames.E_MALFORMED,
+          "truncated frame: connection ended with " + partialAtEnd + " bytes of an incomplete frame");
+        FailureEvent e = reporter.event(tracked.id(), tracked.remote(), FailureKind.PROTOCOL_ERROR, Direction.READ,
+          0, 0, 0, cause, false);
+        reporter.report(e).onComplete(ar -> reporter.publish(e, ar.result(), 0, RecoveryOutcome.OK,
+          "connection already closed"));
+      }
+    }
+  }
+}
