@@ -14,7 +14,7 @@ import dev.tether.ledger.LedgerEntry;
 import dev.tether.ledger.LedgerSnapshot;
 import dev.tether.ledger.WriteLedger;
 import dev.tether.metrics.TetherRecorder;
-import dev.tether.recovery.RecoveryPolicy;
+import dev.tether.recovery.FailureReporter;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -30,8 +30,6 @@ import io.vertx.core.Handler;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.eventbus.DeliveryOptions;
-import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetSocket;
 import io.vertx.core.net.SocketAddress;
 import org.slf4j.Logger;
@@ -39,7 +37,6 @@ import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 
 /**
  * A Vert.x {@link NetSocket} whose every outbound byte is accounted for. Each {@link #write} gets
@@ -94,6 +91,7 @@ public final class TrackedSocket {
   private final String id;
   private final String remote;
   private final FaultInjector injector;
+  private final FailureReporter reporter;
 
   // State accessed exclusively from the connection's event loop
   private final WriteLedger<Write> ledger = new WriteLedger<>();
@@ -145,6 +143,7 @@ public final class TrackedSocket {
     SocketAddress ra = socket.remoteAddress();
     this.remote = ra == null ? "unknown" : ra.host() + ":" + ra.port();
     this.injector = options.faults().enabled() ? options.faults().newInjector(faultIndex) : null;
+    this.reporter = new FailureReporter(vertx, server, options.protocol(), options.policies(), options.decisionTimeoutMs());
   }
 
   /**
@@ -561,7 +560,7 @@ public final class TrackedSocket {
     replay = null;
     replayLast = null;
     if (r != null) {
-      publish(outcome(r.event, r.decision, r.decision.delayMs(), replayBytes, result,
+      publish(outcome(r.event, r.decision, replayBytes, result,
         message == null ? "resent " + replayBytes + " bytes" : message));
     }
   }
@@ -724,7 +723,7 @@ public final class TrackedSocket {
       finishReplay(RecoveryOutcome.FAILED, "connection closed before the resent bytes were flushed");
     }
     if (soft != null && soft.decision != null && soft.decision.action() == Action.RESEND && closingFor == null) {
-      publish(outcome(soft.event, soft.decision, soft.decision.delayMs(), 0, RecoveryOutcome.FAILED,
+      publish(outcome(soft.event, soft.decision, 0, RecoveryOutcome.FAILED,
         "connection closed before the resend"));
     }
     if (closingFor != null) {
@@ -732,7 +731,7 @@ public final class TrackedSocket {
       for (Write w : open) {
         bytes += giveUp(w, closingFor.kind(), hardCause);
       }
-      publish(outcome(closingFor, closingDecision, 0, bytes + closingOverflowBytes(),
+      publish(outcome(closingFor, closingDecision, bytes + closingOverflowBytes(),
         closingDecision.escalated() ? RecoveryOutcome.FAILED : RecoveryOutcome.OK, closingDecision.message()));
     } else if (!open.isEmpty()) {
       FailureKind kind = hardCause != null ? FailureKind.WRITE_FAILED : FailureKind.WRITE_INCOMPLETE;
@@ -763,47 +762,21 @@ public final class TrackedSocket {
 
   private FailureEvent event(FailureKind kind, Direction dir, long requested, long flushed, long offset,
                              Throwable cause, int attempt, boolean soft) {
-    return new FailureEvent(UUID.randomUUID().toString(), System.currentTimeMillis(), tether.node(), server,
-      options.protocol(), id, remote, kind, dir, requested, flushed, requested - flushed, Math.max(0, offset),
-      cause == null ? null : cause.getClass().getName(), cause == null ? null : String.valueOf(cause.getMessage()),
-      attempt, soft);
+    return reporter.event(id, remote, kind, dir, requested, flushed, offset, cause, attempt, soft);
   }
 
+  /**
+   * Counts, logs and publishes {@code e}, asks the recovery verticle (the server's own policy when
+   * nobody answers in time), and carries the decision out on this connection's event loop, in a
+   * later turn than the one that failed.
+   */
   private void report(FailureEvent e) {
-    recorder.failure(server, e.kind(), e.direction());
-    log.warn("{} {} on {} remote={} requested={} flushed={} unsent={} offset={} attempt={} cause={}: {}",
-      e.kind(), e.soft() ? "(soft)" : "(hard)", id, remote, e.requested(), e.flushed(), e.unsent(), e.offset(),
-      e.attempt(), e.cause(), e.message());
     Handler<FailureEvent> h = failureHandler;
     if (h != null) {
       h.handle(e);
     }
-    JsonObject json = e.toJson();
-    vertx.eventBus().publish(Addresses.FAILURE, json);
     Context context = vertx.getOrCreateContext();
-    vertx.eventBus().<JsonObject>request(Addresses.recover(tether.node()), json,
-        new DeliveryOptions().setSendTimeout(options.decisionTimeoutMs()))
-      .onComplete(ar -> context.runOnContext(v -> {
-        Decision d;
-        if (ar.succeeded()) {
-          try {
-            d = Decision.fromJson(ar.result().body());
-          } catch (RuntimeException bad) {
-            log.warn("{}: unreadable decision {} for {}, applying the local policy", id, ar.result().body(), e.id());
-            d = localDecision(e);
-          }
-        } else {
-          log.debug("{}: no decision from {} ({}), applying the local policy", id, Addresses.recover(tether.node()),
-            ar.cause().getMessage());
-          d = localDecision(e);
-        }
-        execute(e, d);
-      }));
-  }
-
-  private Decision localDecision(FailureEvent e) {
-    RecoveryPolicy p = options.policies().select(e);
-    return p.decide(e);
+    reporter.report(e).onComplete(ar -> context.runOnContext(v -> execute(e, ar.result())));
   }
 
   /** Carries a decision out; runs on the connection's event loop (the request was made from it). */
@@ -814,7 +787,7 @@ public final class TrackedSocket {
     if (state == State.CLOSED) {
       // hard failures are decided after the fact: nothing is left to do on this connection
       String result = d.escalated() || d.action() == Action.RESEND ? RecoveryOutcome.FAILED : RecoveryOutcome.OK;
-      publish(outcome(e, d, 0, e.unsent(), result,
+      publish(outcome(e, d, e.unsent(), result,
         d.action() == Action.RESEND ? "connection closed: nothing can be resent on it" : d.message()));
       return;
     }
@@ -832,7 +805,7 @@ public final class TrackedSocket {
           closeFor(e, new Decision(Action.CLOSE, 0, d.policy(), true,
             "overflowed bytes are not retained and cannot be resent"));
         } else {
-          publish(outcome(e, d, 0, 0, RecoveryOutcome.OK, "nothing held: the bytes are still in the transport"));
+          publish(outcome(e, d, 0, RecoveryOutcome.OK, "nothing held: the bytes are still in the transport"));
         }
       }
       case DROP -> {
@@ -846,7 +819,7 @@ public final class TrackedSocket {
         if (isGap) {
           gap = null;
         }
-        publish(outcome(e, d, 0, bytes, d.escalated() ? RecoveryOutcome.FAILED : RecoveryOutcome.OK, d.message()));
+        publish(outcome(e, d, bytes, d.escalated() ? RecoveryOutcome.FAILED : RecoveryOutcome.OK, d.message()));
       }
       case NONE -> {
         if (isSoft) {
@@ -855,7 +828,7 @@ public final class TrackedSocket {
           if (isGap) {
             gap = null;
           }
-          publish(outcome(e, d, 0, 0, RecoveryOutcome.OK, d.message()));
+          publish(outcome(e, d, 0, RecoveryOutcome.OK, d.message()));
         }
       }
       case CLOSE, RESUME -> closeFor(e, d);
@@ -870,25 +843,21 @@ public final class TrackedSocket {
         soft.decision = d;
       }
     } else {
-      publish(outcome(e, d, 0, 0, RecoveryOutcome.OK, "already closing"));
+      publish(outcome(e, d, 0, RecoveryOutcome.OK, "already closing"));
     }
     abort();
   }
 
-  private RecoveryOutcome outcome(FailureEvent e, Decision d, long delayMs, long bytes, String result, String message) {
-    return new RecoveryOutcome(e.id(), System.currentTimeMillis(), tether.node(), server, id, e.kind(),
-      d.policy(), d.action(), delayMs, bytes, result, message);
+  private RecoveryOutcome outcome(FailureEvent e, Decision d, long bytes, String result, String message) {
+    return reporter.outcome(e, d, bytes, result, message);
   }
 
   private void publish(RecoveryOutcome o) {
-    recorder.recoveryAction(o.policy() == null ? "unknown" : o.policy(), o.action(), o.result());
-    log.info("recovery of {} on {}: {} {} bytes -> {}{}", o.kind(), id, o.action(), o.bytes(), o.result(),
-      o.message() == null ? "" : " (" + o.message() + ")");
     Handler<RecoveryOutcome> h = outcomeHandler;
     if (h != null) {
       h.handle(o);
     }
-    vertx.eventBus().publish(Addresses.RECOVERY, o.toJson());
+    reporter.publish(o);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -51,10 +51,16 @@ public final class FailureReporter {
   /** A new failure event of this server, stamped now, with {@code unsent = requested - flushed}. */
   public FailureEvent event(String connection, String remote, FailureKind kind, Direction direction,
                             long requested, long flushed, long offset, Throwable cause, boolean soft) {
+    return event(connection, remote, kind, direction, requested, flushed, offset, cause, 1, soft);
+  }
+
+  /** Like the other {@code event}, for the {@code attempt}-th failure of a recovery episode. */
+  public FailureEvent event(String connection, String remote, FailureKind kind, Direction direction,
+                            long requested, long flushed, long offset, Throwable cause, int attempt, boolean soft) {
     return new FailureEvent(UUID.randomUUID().toString(), System.currentTimeMillis(), tether.node(), server,
       protocol, connection, remote, kind, direction, requested, flushed, requested - flushed, Math.max(0, offset),
       cause == null ? null : cause.getClass().getName(), cause == null ? null : String.valueOf(cause.getMessage()),
-      1, soft);
+      attempt, soft);
   }
 
   /**
@@ -63,8 +69,9 @@ public final class FailureReporter {
    */
   public Future<Decision> report(FailureEvent e) {
     recorder.failure(server, e.kind(), e.direction());
-    log.warn("{} on {} remote={} requested={} flushed={} unsent={} cause={}: {}", e.kind(), e.connection(),
-      e.remote(), e.requested(), e.flushed(), e.unsent(), e.cause(), e.message());
+    log.warn("{} {} on {} remote={} requested={} flushed={} unsent={} offset={} attempt={} cause={}: {}",
+      e.kind(), e.soft() ? "(soft)" : "(hard)", e.connection(), e.remote(), e.requested(), e.flushed(), e.unsent(),
+      e.offset(), e.attempt(), e.cause(), e.message());
     JsonObject json = e.toJson();
     vertx.eventBus().publish(Addresses.FAILURE, json);
     return vertx.eventBus().<JsonObject>request(Addresses.recover(tether.node()), json,
@@ -79,11 +86,20 @@ public final class FailureReporter {
 
   /** Counts, logs and publishes the outcome of {@code e}'s decision. */
   public void publish(FailureEvent e, Decision d, long bytes, String result, String message) {
-    RecoveryOutcome o = new RecoveryOutcome(e.id(), System.currentTimeMillis(), tether.node(), server,
+    publish(outcome(e, d, bytes, result, message));
+  }
+
+  /** The outcome of {@code e}'s decision, stamped now. */
+  public RecoveryOutcome outcome(FailureEvent e, Decision d, long bytes, String result, String message) {
+    return new RecoveryOutcome(e.id(), System.currentTimeMillis(), tether.node(), server,
       e.connection(), e.kind(), d.policy(), d.action(), d.delayMs(), bytes, result, message);
+  }
+
+  /** Counts, logs and publishes an outcome. */
+  public void publish(RecoveryOutcome o) {
     recorder.recoveryAction(o.policy() == null ? "unknown" : o.policy(), o.action(), o.result());
-    log.info("recovery of {} on {}: {} {} bytes -> {} ({})", o.kind(), o.connection(), o.action(), o.bytes(),
-      o.result(), message);
+    log.info("recovery of {} on {}: {} {} bytes -> {}{}", o.kind(), o.connection(), o.action(), o.bytes(),
+      o.result(), o.message() == null ? "" : " (" + o.message() + ")");
     vertx.eventBus().publish(Addresses.RECOVERY, o.toJson());
   }
 }

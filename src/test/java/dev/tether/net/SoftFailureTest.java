@@ -68,7 +68,7 @@ class SoftFailureTest {
       .setPolicies(resend(60, 3));
     byte[] stream = randomBytes(10_000, 1);
     try (Harness h = Harness.start(o); Peer peer = Peer.reading(h.port());
-         LogCapture log = new LogCapture(TrackedSocket.class, Level.WARN)) {
+         LogCapture log = new LogCapture(dev.tether.recovery.FailureReporter.class, Level.WARN)) {
       Harness.Conn c = h.accept();
       List<Future<WriteReceipt>> fs = c.call(ts -> writeChunks(ts, stream, 1000));
 
