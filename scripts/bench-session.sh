@@ -6,11 +6,8 @@
 # Builds target/tether.jar when missing or stale. Exit code 1 if any phase lost or duplicated data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-jar=target/tether.jar
-if [ ! -f "$jar" ] || [ -n "$(find pom.xml src/main verticles conf -newer "$jar" -print -quit 2>/dev/null)" ]; then
-  echo "building $jar ..." >&2
-  scripts/mvnw -q -B -DskipTests package >&2
-fi
+. scripts/lib.sh
+ensure_jar
 exec timeout 180 java ${TETHER_JAVA_OPTS:-} -Dlogback.configurationFile=conf/logback.xml \
   -DTETHER_LOG_LEVEL="${TETHER_LOG_LEVEL:-ERROR}" \
   -cp "$jar" dev.tether.tools.SessionBench "$@"

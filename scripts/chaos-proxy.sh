@@ -5,11 +5,8 @@
 # Options: see `scripts/chaos-proxy.sh --help`. Builds target/tether.jar when missing or stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-jar=target/tether.jar
-if [ ! -f "$jar" ] || [ -n "$(find pom.xml src/main verticles conf -newer "$jar" -print -quit 2>/dev/null)" ]; then
-  echo "building $jar ..." >&2
-  scripts/mvnw -q -B -DskipTests package >&2
-fi
+. scripts/lib.sh
+ensure_jar
 exec java ${TETHER_JAVA_OPTS:-} -Dlogback.configurationFile=conf/logback.xml \
   -DTETHER_LOG_LEVEL="${TETHER_LOG_LEVEL:-WARN}" \
   -cp "$jar" dev.tether.tools.ChaosProxy "$@"

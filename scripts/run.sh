@@ -4,11 +4,8 @@
 # Extra arguments go to the Vert.x launcher, e.g. scripts/run.sh -cluster
 set -euo pipefail
 cd "$(dirname "$0")/.."
-jar=target/tether.jar
-if [ ! -f "$jar" ] || [ -n "$(find pom.xml src/main verticles conf -newer "$jar" -print -quit 2>/dev/null)" ]; then
-  echo "building $jar ..." >&2
-  scripts/mvnw -q -B -DskipTests package >&2
-fi
+. scripts/lib.sh
+ensure_jar
 # Let Netty manage direct memory itself (no JDK cleaner): when the pool is exhausted an allocation
 # fails at once with OutOfDirectMemoryError (reported as RESOURCE_EXHAUSTED), instead of the JDK's
 # reserve-GC-sleep-retry that stalls an event loop for ~0.5 s per attempt. Cap it with
