@@ -9,7 +9,8 @@
 # Environment overrides: PAIRS (default 5), SECONDS (measured seconds per trial, default 10),
 # WARMUP (default 6), FLATOUT (flat-out phase, information only, default 2), BUDGET (seconds after
 # which no new trial starts, default 600), RETRIES (re-runs of a disturbed trial, default 2),
-# ECHO_CONF (tracking options of the tracked echo, JSON), WORKLOADS (default "w1k w64"), OUT (results directory),
+# QUIET_PCT / QUIET_WAIT (before each trial wait up to QUIET_WAIT s, default 20, for the CPUs to be
+# under QUIET_PCT % busy, default 15), ECHO_CONF (tracking options of the tracked echo, JSON), WORKLOADS (default "w1k w64"), OUT (results directory),
 # MAX_FOREIGN (% of a CPU used by other processes, default 10), MAX_LATE_FRAC (default 0.01),
 # JMH_ARGS (extra arguments for org.openjdk.jmh.Main).
 #
@@ -28,6 +29,8 @@ BUDGET=${BUDGET:-600}
 MAX_FOREIGN=${MAX_FOREIGN:-10}
 MAX_LATE_FRAC=${MAX_LATE_FRAC:-0.01}
 RETRIES=${RETRIES:-2}
+QUIET_PCT=${QUIET_PCT:-15}
+QUIET_WAIT=${QUIET_WAIT:-20}
 # Tracking options of the tracked echo. The default highWaterMark (256 KiB) is NOT used: with it the
 # tracked echo can stay paused for ever (see docs/performance.md, "Known problems"); 4 MiB keeps the
 # pause out of the measured path without changing the per-write cost.
@@ -171,10 +174,38 @@ run_trial() {
   case "$result" in *" valid=1 "*) return 0 ;; *) return 1 ;; esac
 }
 
-log "mode=$MODE: $A (A) vs $B (B), workloads: $WORKLOADS, $PAIRS pairs, warm-up ${WARMUP}s, measured ${MEASURE_S}s,"
-log "flat-out ${FLATOUT}s, pinned=$PINNED, budget ${BUDGET}s; results in $RESULTS"
 START=$(date +%s)
 over_budget() { [ $(( $(date +%s) - START )) -ge "$BUDGET" ]; }
+
+# wait_quiet: before a trial, wait (at most QUIET_WAIT seconds) until the other processes leave
+# both CPUs mostly idle (under QUIET_PCT % busy over 1 s), so fewer trials have to be discarded.
+cpu_busy_pct() {
+  local a b
+  a=$(awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat 2>/dev/null || echo "0 0")
+  sleep 1
+  b=$(awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat 2>/dev/null || echo "0 0")
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[2] - x[2];
+    if (t <= 0) print 0; else printf "%d", 100 * (y[1] - x[1]) / t }'
+}
+wait_quiet() {
+  local waited=0 busy
+  while :; do
+    busy=$(cpu_busy_pct)
+    if [ "$busy" -lt "$QUIET_PCT" ]; then
+      [ "$waited" -gt 0 ] && log "CPUs quiet (${busy}% busy) after ${waited}s"
+      return 0
+    fi
+    if [ "$waited" -ge "$QUIET_WAIT" ] || over_budget; then
+      log "CPUs still ${busy}% busy after ${waited}s: running the trial anyway"
+      return 0
+    fi
+    sleep 2
+    waited=$((waited + 3))
+  done
+}
+
+log "mode=$MODE: $A (A) vs $B (B), workloads: $WORKLOADS, $PAIRS pairs, warm-up ${WARMUP}s, measured ${MEASURE_S}s,"
+log "flat-out ${FLATOUT}s, pinned=$PINNED, budget ${BUDGET}s; results in $RESULTS"
 STOPPED=""
 for ((p = 0; p < PAIRS; p++)); do
   for w in $WORKLOADS; do
@@ -185,6 +216,7 @@ for ((p = 0; p < PAIRS; p++)); do
       if [ "$role" = A ]; then v=$A; else v=$B; fi
       # a disturbed trial is retried once, right away
       for ((attempt = 1; attempt <= 1 + RETRIES; attempt++)); do
+        wait_quiet
         if run_trial "$w" "$p" "$v" "$role" "$attempt"; then break; fi
         if over_budget; then break; fi
       done
