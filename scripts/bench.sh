@@ -170,7 +170,7 @@ run_trial() {
     return 1
   fi
   echo "$result" >>"$RESULTS"
-  log "$(echo "$result" | awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^(workload|pair|variant|valid|why|cpuUsPerMsg|allocBPerMsg|foreign0|foreign1|lateFrac|p99us)=/) printf "%s ", $i }')"
+  log "$(echo "$result" | awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^(workload|pair|variant|valid|why|cpuUsPerMsg|allocBPerMsg|foreign0|foreign1|lateFrac|blockedFrac|note|p99us)=/) printf "%s ", $i }')"
   case "$result" in *" valid=1 "*) return 0 ;; *) return 1 ;; esac
 }
 

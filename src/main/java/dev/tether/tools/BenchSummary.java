@@ -50,14 +50,15 @@ public final class BenchSummary {
 
     System.out.println();
     System.out.println("Trials (in run order; valid=0 means discarded):");
-    System.out.printf(Locale.ROOT, "%-10s %4s %-16s %3s %5s %-28s %8s %8s %8s %7s %7s %6s %6s %6s %8s%n",
+    System.out.printf(Locale.ROOT, "%-10s %4s %-16s %3s %5s %-28s %8s %8s %8s %7s %7s %7s %7s %6s %6s %-13s %8s%n",
       "workload", "pair", "variant", "try", "valid", "why", "cpuUs/m", "elUs/m", "allocB/m", "fgn0%", "fgn1%",
-      "p50us", "p99us", "late%", "flatMB/s");
+      "p50us", "p99us", "late%", "blkd%", "note", "flatMB/s");
     for (Map<String, String> r : rows) {
-      System.out.printf(Locale.ROOT, "%-10s %4s %-16s %3s %5s %-28s %8s %8s %8s %7s %7s %6s %6s %6.2f %8s%n",
+      System.out.printf(Locale.ROOT, "%-10s %4s %-16s %3s %5s %-28s %8s %8s %8s %7s %7s %7s %7s %6.2f %6.2f %-13s %8s%n",
         r.get("workload"), r.get("pair"), r.get("variant"), r.get("attempt"), r.get("valid"), r.get("why"),
         r.get("cpuUsPerMsg"), r.get("elCpuUsPerMsg"), r.get("allocBPerMsg"), r.get("foreign0"), r.get("foreign1"),
-        r.get("p50us"), r.get("p99us"), 100 * d(r, "lateFrac"), r.get("flatMBps"));
+        r.get("p50us"), r.get("p99us"), 100 * d(r, "lateFrac"), 100 * d(r, "blockedFrac"), r.get("note"),
+        r.get("flatMBps"));
     }
 
     // last attempt of each (workload, pair, role)

@@ -42,7 +42,10 @@ import java.util.concurrent.locks.LockSupport;
  *   <li>over the same window it reads {@code /proc/stat} to see how much of CPU {@code serverCpu}
  *   and {@code loadCpu} was used by other processes or stolen by the hypervisor, and counts how
  *   many messages went out more than {@code maxLateMs} after their scheduled time. The trial is
- *   marked {@code valid=0} when either went over its limit;</li>
+ *   marked {@code valid=0} when either went over its limit. Messages that were late because their
+ *   connection's socket would not take more bytes (the server did not read: back-pressure) are
+ *   counted apart ({@code blockedFrac}, {@code note=server-behind}): that is the server's cost,
+ *   not a disturbance;</li>
  *   <li>then, as information only, a flat-out phase of {@code flatout} seconds with at most
  *   {@code window} messages in flight per connection.</li>
  * </ul>
@@ -65,6 +68,7 @@ public final class LoadGen {
     long sentBytes;
     long recvBytes;
     boolean writing;       // a message is partly written
+    long unblockedAt;      // when the last partly written message was finally written
 
     Conn(SocketChannel ch, long phase, ByteBuffer msg) {
       this.ch = ch;
@@ -147,6 +151,7 @@ public final class LoadGen {
       Snap s1 = null;
       long sentInWindow = 0;
       long lateInWindow = 0;
+      long lateBlocked = 0;
       long maxLate = 0;
       long totalSent = 0;
       long totalRecvMsgs = 0;
@@ -172,6 +177,7 @@ public final class LoadGen {
               continue;
             }
             c.writing = false;
+            c.unblockedAt = now;
           }
           for (int burst = 0; burst < 1000; burst++) {
             long due = t0 + c.phase + c.nextMsg * period;
@@ -183,7 +189,12 @@ public final class LoadGen {
             if (due >= tW) {
               sentInWindow++;
               if (late > maxLateNs) {
-                lateInWindow++;
+                if (due < c.unblockedAt) {
+                  // due while the server was not taking this connection's bytes: back-pressure
+                  lateBlocked++;
+                } else {
+                  lateInWindow++;
+                }
               }
               maxLate = Math.max(maxLate, late);
             }
@@ -289,6 +300,7 @@ public final class LoadGen {
       double foreign0 = 100.0 * Math.max(0, busy0 * jiffy - serverCpuNs) / (total0 * jiffy);
       double foreign1 = 100.0 * Math.max(0, busy1 * jiffy - loadCpuNs) / (total1 * jiffy);
       double lateFrac = sentInWindow == 0 ? 1 : lateInWindow / (double) sentInWindow;
+      double blockedFrac = sentInWindow == 0 ? 0 : lateBlocked / (double) sentInWindow;
       double sentFrac = scheduledInWindow == 0 ? 0 : sentInWindow / (double) scheduledInWindow;
       StringBuilder why = new StringBuilder();
       if (s0.cpu[0].total() == 0) {
@@ -309,11 +321,13 @@ public final class LoadGen {
       if (echoedAfterDrain < totalSent) {
         why.append("echo-missing,");
       }
+      // not a reason to discard: the server did not keep up with the offered rate (its own cost)
+      String note = blockedFrac > maxLateFrac ? "server-behind" : "-";
       long[] pct = percentiles(hist, 0.50, 0.99, 0.999, 1.0);
       String out = String.format(Locale.ROOT,
         "RESULT %s valid=%d why=%s msgs=%d wallS=%.3f rate=%.0f cpuUsPerMsg=%.4f elCpuUsPerMsg=%.4f allocBPerMsg=%.1f"
           + " gcCount=%d gcMs=%d serverCpuPct=%.1f loadCpuPct=%.1f foreign0=%.1f foreign1=%.1f steal0=%.1f steal1=%.1f"
-          + " lateFrac=%.5f maxLateMs=%.2f p50us=%d p99us=%d p999us=%d maxUs=%d flatMBps=%.1f flatMsgps=%.0f",
+          + " lateFrac=%.5f blockedFrac=%.5f note=%s maxLateMs=%.2f p50us=%d p99us=%d p999us=%d maxUs=%d flatMBps=%.1f flatMsgps=%.0f",
         label, why.length() == 0 ? 1 : 0, why.length() == 0 ? "-" : why.substring(0, why.length() - 1),
         msgs, wallS, msgs / wallS,
         serverCpuNs / 1e3 / ms,
@@ -321,7 +335,7 @@ public final class LoadGen {
         (s1.srv.get("elAllocBytes") - s0.srv.get("elAllocBytes")) / ms,
         (long) (s1.srv.get("gcCount") - s0.srv.get("gcCount")), (long) (s1.srv.get("gcMs") - s0.srv.get("gcMs")),
         100.0 * serverCpuNs / (wallS * 1e9), 100.0 * loadCpuNs / (wallS * 1e9),
-        foreign0, foreign1, steal0, steal1, lateFrac, maxLate / 1e6,
+        foreign0, foreign1, steal0, steal1, lateFrac, blockedFrac, note, maxLate / 1e6,
         pct[0], pct[1], pct[2], pct[3], flatMBps, flatMsgps);
       System.out.println(out);
     }
