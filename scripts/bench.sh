@@ -9,9 +9,9 @@
 # Environment overrides: PAIRS (default 5), SECONDS (measured seconds per trial, default 10),
 # WARMUP (default 6), FLATOUT (flat-out phase, information only, default 2), BUDGET (seconds after
 # which no new trial starts, default 600), RETRIES (re-runs of a disturbed trial, default 2),
-# QUIET_PCT / QUIET_WAIT (before each trial wait up to QUIET_WAIT s, default 20, for the CPUs to be
+# QUIET_PCT / QUIET_WAIT (before each trial wait up to QUIET_WAIT s, default 30, for the CPUs to be
 # under QUIET_PCT % busy, default 15), ECHO_CONF (tracking options of the tracked echo, JSON), WORKLOADS (default "w1k w64"), OUT (results directory),
-# MAX_FOREIGN (% of a CPU used by other processes, default 10), MAX_LATE_FRAC (default 0.01),
+# MAX_FOREIGN (% of a CPU used by other processes, default 10), MAX_LATE_FRAC (share of messages sent more than 2 ms late, default 0.10),
 # JMH_ARGS (extra arguments for org.openjdk.jmh.Main).
 #
 # Needs JDK 17 and, for pinning, util-linux taskset (without it the run is unpinned and says so).
@@ -27,10 +27,10 @@ WARMUP=${WARMUP:-6}
 FLATOUT=${FLATOUT:-2}
 BUDGET=${BUDGET:-600}
 MAX_FOREIGN=${MAX_FOREIGN:-10}
-MAX_LATE_FRAC=${MAX_LATE_FRAC:-0.01}
+MAX_LATE_FRAC=${MAX_LATE_FRAC:-0.10}
 RETRIES=${RETRIES:-2}
 QUIET_PCT=${QUIET_PCT:-15}
-QUIET_WAIT=${QUIET_WAIT:-20}
+QUIET_WAIT=${QUIET_WAIT:-30}
 # Tracking options of the tracked echo. The default highWaterMark (256 KiB) is NOT used: with it the
 # tracked echo can stay paused for ever (see docs/performance.md, "Known problems"); 4 MiB keeps the
 # pause out of the measured path without changing the per-write cost.

@@ -159,7 +159,18 @@ public final class LoadGen {
 
       // ---- fixed-rate phase: warm-up and measured window
       long now;
+      long prevIter = System.nanoTime();
+      long maxGap = 0;
+      long gaps1ms = 0;
       while ((now = System.nanoTime()) < tE + TimeUnit.MILLISECONDS.toNanos(1)) {
+        if (now >= tW && s0 != null) {
+          long gap = now - prevIter;
+          maxGap = Math.max(maxGap, gap);
+          if (gap > 1_000_000) {
+            gaps1ms++;
+          }
+        }
+        prevIter = now;
         if (!primed && now >= tP) {
           primed = true;
           snap(cin, cout, serverCpu, loadCpu, totalSent, totalRecvMsgs);
@@ -168,6 +179,7 @@ public final class LoadGen {
         if (s0 == null && now >= tW) {
           s0 = snap(cin, cout, serverCpu, loadCpu, totalSent, totalRecvMsgs);
           now = System.nanoTime();
+          prevIter = now;
         }
         long nextDue = Long.MAX_VALUE;
         for (Conn c : cs) {
@@ -327,7 +339,7 @@ public final class LoadGen {
       String out = String.format(Locale.ROOT,
         "RESULT %s valid=%d why=%s msgs=%d wallS=%.3f rate=%.0f cpuUsPerMsg=%.4f elCpuUsPerMsg=%.4f allocBPerMsg=%.1f"
           + " gcCount=%d gcMs=%d serverCpuPct=%.1f loadCpuPct=%.1f foreign0=%.1f foreign1=%.1f steal0=%.1f steal1=%.1f"
-          + " lateFrac=%.5f blockedFrac=%.5f note=%s maxLateMs=%.2f p50us=%d p99us=%d p999us=%d maxUs=%d flatMBps=%.1f flatMsgps=%.0f",
+          + " lateFrac=%.5f blockedFrac=%.5f note=%s loopGapMaxMs=%.2f loopGaps1ms=%d maxLateMs=%.2f p50us=%d p99us=%d p999us=%d maxUs=%d flatMBps=%.1f flatMsgps=%.0f",
         label, why.length() == 0 ? 1 : 0, why.length() == 0 ? "-" : why.substring(0, why.length() - 1),
         msgs, wallS, msgs / wallS,
         serverCpuNs / 1e3 / ms,
@@ -335,7 +347,7 @@ public final class LoadGen {
         (s1.srv.get("elAllocBytes") - s0.srv.get("elAllocBytes")) / ms,
         (long) (s1.srv.get("gcCount") - s0.srv.get("gcCount")), (long) (s1.srv.get("gcMs") - s0.srv.get("gcMs")),
         100.0 * serverCpuNs / (wallS * 1e9), 100.0 * loadCpuNs / (wallS * 1e9),
-        foreign0, foreign1, steal0, steal1, lateFrac, blockedFrac, note, maxLate / 1e6,
+        foreign0, foreign1, steal0, steal1, lateFrac, blockedFrac, note, maxGap / 1e6, gaps1ms, maxLate / 1e6,
         pct[0], pct[1], pct[2], pct[3], flatMBps, flatMsgps);
       System.out.println(out);
     }
