@@ -6,13 +6,16 @@
 #   scripts/bench.sh jmh        JMH micro-benchmarks of the write ledger (-prof gc)
 #   scripts/bench.sh quick      one pair of each default workload, short windows (a smoke test)
 #
-# Environment overrides: PAIRS (default 5), SECONDS (measured seconds per trial, default 10),
-# WARMUP (default 6), FLATOUT (flat-out phase, information only, default 2), BUDGET (seconds after
-# which no new trial starts, default 600), RETRIES (re-runs of a disturbed trial, default 2),
-# QUIET_PCT / QUIET_WAIT (before each trial wait up to QUIET_WAIT s, default 30, for the CPUs to be
-# under QUIET_PCT % busy, default 15), ECHO_CONF (tracking options of the tracked echo, JSON), WORKLOADS (default "w1k w64"), OUT (results directory),
-# MAX_FOREIGN (% of a CPU used by other processes, default 10), MAX_LATE_FRAC (share of messages sent more than 2 ms late, default 0.10),
-# JMH_ARGS (extra arguments for org.openjdk.jmh.Main).
+# Environment overrides:
+#   PAIRS (default 5)          SECONDS (measured seconds per trial, 10)   WARMUP (6)
+#   FLATOUT (flat-out phase, information only, 2)   BUDGET (no new trial after that many s, 600)
+#   RETRIES (re-runs of a disturbed trial, 2)
+#   QUIET_PCT / QUIET_WAIT (before each trial, wait up to QUIET_WAIT s (30) for the CPUs to be
+#                           under QUIET_PCT % busy (15))
+#   MAX_FOREIGN (% of CPU 0 or 1 used by other processes that discards a trial, 10)
+#   MAX_LATE_FRAC (share of messages sent > 2 ms late, load generator's fault, that discards, 0.10)
+#   ECHO_CONF (tracking options of the tracked echo, JSON)   WORKLOADS ("w1k w64")
+#   OUT (results directory)    JMH_ARGS (extra arguments for org.openjdk.jmh.Main)
 #
 # Needs JDK 17 and, for pinning, util-linux taskset (without it the run is unpinned and says so).
 # Everything is loopback; every trial has a deadline.
