@@ -71,7 +71,7 @@ public final class BenchSummary {
 
     System.out.println();
     System.out.println("Gate figures: paired ratios " + "candidate/baseline over valid pairs");
-    System.out.printf(Locale.ROOT, "%-10s %-42s %-7s %5s %8s %17s  %s%n", "workload", "figure", "target", "pairs",
+    System.out.printf(Locale.ROOT, "%-10s %-48s %-7s %5s %8s %17s  %s%n", "workload", "figure", "target", "pairs",
       "median", "range", "verdict");
     Map<String, List<Map<String, String>>> validA = new TreeMap<>();
     Map<String, List<Map<String, String>>> validB = new TreeMap<>();
@@ -139,14 +139,14 @@ public final class BenchSummary {
 
   private static void line(String w, String figure, double target, int pairs, List<Double> ratios) {
     if (ratios.isEmpty()) {
-      System.out.printf(Locale.ROOT, "%-10s %-42s %-7s %5d %8s %17s  %s%n", w, figure,
+      System.out.printf(Locale.ROOT, "%-10s %-48s %-7s %5d %8s %17s  %s%n", w, figure,
         Double.isNaN(target) ? "-" : "<=" + target, 0, "-", "-", "NO VALID PAIRS");
       return;
     }
     double[] v = ratios.stream().mapToDouble(Double::doubleValue).sorted().toArray();
     double med = median(v);
     String verdict = Double.isNaN(target) ? "" : med <= target ? "meets target" : "MISSES target";
-    System.out.printf(Locale.ROOT, "%-10s %-42s %-7s %5d %8.3f %17s  %s%n", w, figure,
+    System.out.printf(Locale.ROOT, "%-10s %-48s %-7s %5d %8.3f %17s  %s%n", w, figure,
       Double.isNaN(target) ? "-" : "<=" + target, pairs, med,
       String.format(Locale.ROOT, "%.3f..%.3f", v[0], v[v.length - 1]), verdict);
   }
