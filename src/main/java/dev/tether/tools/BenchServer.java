@@ -1,0 +1,182 @@
+package dev.tether.tools;
+
+import dev.tether.Tether;
+import dev.tether.metrics.MicrometerRecorder;
+import dev.tether.metrics.TetherRecorder;
+import dev.tether.verticles.EchoVerticle;
+import dev.tether.verticles.PlainEchoVerticle;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.micrometer.MicrometerMetricsOptions;
+import io.vertx.micrometer.VertxPrometheusOptions;
+import io.vertx.micrometer.backends.BackendRegistries;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStreamWriter;
+import java.io.Writer;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The server side of {@code scripts/bench.sh}: one Vert.x instance with exactly one event loop,
+ * running one echo variant on a loopback port, plus a tiny line-based control port that reports the
+ * event-loop thread's CPU time and allocated bytes and the process CPU time, so that the load
+ * generator can take figures over its measured window only.
+ *
+ * <pre>
+ * java ... dev.tether.tools.BenchServer VARIANT [maxSeconds]
+ *   VARIANT: plain | tracked | tracked-noop (= tracked) | tracked-metrics
+ * prints: READY &lt;echoPort&gt; &lt;controlPort&gt; &lt;eventLoopThreadId&gt;
+ * control commands (one per line, answer one line): snap | quit
+ * snap answer: SNAP elCpuNs=.. elAllocBytes=.. procCpuNs=.. wallNs=.. gcCount=.. gcMs=..
+ * </pre>
+ *
+ * The process exits on {@code quit}, on end of stdin being irrelevant, and after {@code maxSeconds}
+ * (default 300) whatever happens, so a forgotten server cannot outlive its run.
+ */
+public final class BenchServer {
+
+  private BenchServer() {
+  }
+
+  public static void main(String[] args) throws Exception {
+    if (args.length < 1) {
+      System.err.println("usage: BenchServer plain|tracked|tracked-noop|tracked-metrics [maxSeconds]");
+      System.exit(2);
+    }
+    String variant = args[0];
+    long maxSeconds = args.length > 1 ? Long.parseLong(args[1]) : 300;
+    Thread watchdog = new Thread(() -> {
+      try {
+        Thread.sleep(TimeUnit.SECONDS.toMillis(maxSeconds));
+      } catch (InterruptedException e) {
+        return;
+      }
+      System.err.println("BenchServer: " + maxSeconds + " s limit reached, exiting");
+      Runtime.getRuntime().halt(3);
+    }, "bench-watchdog");
+    watchdog.setDaemon(true);
+    watchdog.start();
+
+    VertxOptions vo = new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(2)
+      .setInternalBlockingPoolSize(2);
+    boolean metrics = variant.equals("tracked-metrics");
+    if (metrics) {
+      vo.setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)
+        .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true)));
+    }
+    Vertx vertx = Vertx.vertx(vo);
+    MeterRegistry registry = null;
+    if (metrics) {
+      // as MainVerticle does: Tether's meters go to the registry Vert.x's own metrics use
+      registry = BackendRegistries.getDefaultNow();
+      if (registry == null) {
+        System.err.println("BenchServer: Vert.x metrics are not on (no VertxServiceProvider?), using a registry of our own");
+        registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+      }
+      System.err.println("BenchServer: metrics on, registry " + registry.getClass().getSimpleName());
+    }
+    JsonObject conf = new JsonObject().put("host", "127.0.0.1").put("port", 0);
+    String extra = System.getProperty("bench.echoConf");
+    if (extra != null && !extra.isBlank() && !variant.equals("plain")) {
+      // e.g. -Dbench.echoConf='{"highWaterMark":1048576}': tracking options of the tracked echo
+      conf.mergeIn(new JsonObject(extra));
+    }
+    int port;
+    switch (variant) {
+      case "plain" -> {
+        PlainEchoVerticle v = new PlainEchoVerticle();
+        await(vertx.deployVerticle(v, new DeploymentOptions().setConfig(conf)).toCompletionStage().toCompletableFuture());
+        port = v.actualPort();
+      }
+      case "tracked", "tracked-noop", "tracked-metrics" -> {
+        TetherRecorder recorder = registry == null ? TetherRecorder.NOOP : new MicrometerRecorder(registry);
+        Tether.install(vertx, "bench", recorder);
+        EchoVerticle v = new EchoVerticle();
+        await(vertx.deployVerticle(v, new DeploymentOptions().setConfig(conf.copy().put("name", "echo")))
+          .toCompletionStage().toCompletableFuture());
+        port = v.actualPort();
+      }
+      default -> {
+        System.err.println("unknown variant " + variant);
+        System.exit(2);
+        return;
+      }
+    }
+    // with one event loop every event-loop context runs on the same thread: find it
+    CompletableFuture<Thread> el = new CompletableFuture<>();
+    vertx.getOrCreateContext().runOnContext(v -> el.complete(Thread.currentThread()));
+    Thread loop = await(el);
+
+    com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    threads.setThreadAllocatedMemoryEnabled(true);
+    threads.setThreadCpuTimeEnabled(true);
+    com.sun.management.OperatingSystemMXBean os =
+      (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+
+    try (ServerSocket control = new ServerSocket()) {
+      control.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      System.out.println("READY " + port + " " + control.getLocalPort() + " " + loop.getId() + " " + variant);
+      System.out.flush();
+      control.setSoTimeout((int) TimeUnit.SECONDS.toMillis(maxSeconds));
+      boolean quit = false;
+      for (int conns = 0; !quit && conns < 100; conns++) {
+        try (Socket s = control.accept()) {
+          s.setSoTimeout((int) TimeUnit.SECONDS.toMillis(maxSeconds));
+          BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII));
+          Writer out = new OutputStreamWriter(s.getOutputStream(), StandardCharsets.US_ASCII);
+          String line;
+          for (int cmds = 0; cmds < 1000 && (line = in.readLine()) != null; cmds++) {
+            if (line.equals("snap")) {
+              long gcCount = 0;
+              long gcMs = 0;
+              for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+                gcCount += Math.max(0, gc.getCollectionCount());
+                gcMs += Math.max(0, gc.getCollectionTime());
+              }
+              out.write("SNAP elCpuNs=" + threads.getThreadCpuTime(loop.getId())
+                + " elAllocBytes=" + threads.getThreadAllocatedBytes(loop.getId())
+                + " procCpuNs=" + os.getProcessCpuTime()
+                + " wallNs=" + System.nanoTime()
+                + " gcCount=" + gcCount + " gcMs=" + gcMs + "\n");
+              out.flush();
+            } else if (line.equals("quit")) {
+              out.write("BYE\n");
+              out.flush();
+              quit = true;
+              break;
+            } else {
+              out.write("ERR unknown command\n");
+              out.flush();
+            }
+          }
+        } catch (IOException e) {
+          System.err.println("BenchServer: control connection: " + e);
+          if (e instanceof java.net.SocketTimeoutException) {
+            break;
+          }
+        }
+      }
+    }
+    vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    System.exit(0);
+  }
+
+  private static <T> T await(CompletableFuture<T> f) throws Exception {
+    return f.get(30, TimeUnit.SECONDS);
+  }
+}
