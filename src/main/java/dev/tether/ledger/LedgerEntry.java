@@ -1,57 +1,47 @@
 package dev.tether.ledger;
 
 /**
- * One accepted write: its stream range and how much of it is confirmed flushed. Subclassed by the
- * socket layer; the ledger owns the accounting fields.
+ * One accepted write as the {@link WriteLedger} sees it: its stream range and how much of it is
+ * confirmed flushed. An interface, so that the socket layer's write object can be something else
+ * as well (Tether's is also the write's Netty promise: one object per write instead of two); the
+ * {@code ledger*} methods are for the ledger only. {@link SimpleLedgerEntry} is a plain one.
  */
-public class LedgerEntry {
-
-  // State accessed exclusively from the owning event loop
-  long start;
-  int length;
-  int flushed;
-  boolean settled;
-  boolean givenUp;
-
-  final void init(long start, int length) {
-    this.start = start;
-    this.length = length;
-  }
+public interface LedgerEntry {
 
   /** Stream offset of the first byte of this write. */
-  public final long start() {
-    return start;
-  }
+  long start();
 
-  /** Stream offset just past the last byte of this write. */
-  public final long end() {
-    return start + length;
-  }
-
-  public final int length() {
-    return length;
-  }
+  int length();
 
   /** Bytes of this write confirmed handed to the kernel. */
-  public final int flushedBytes() {
-    return flushed;
+  int flushedBytes();
+
+  /** Flushed completely or given up. */
+  boolean settled();
+
+  boolean givenUp();
+
+  /** Ledger only: assigns the stream range. */
+  void ledgerInit(long start, int length);
+
+  /** Ledger only: {@code bytes} more were flushed. */
+  void ledgerFlushed(int bytes);
+
+  /** Ledger only: the entry is done, flushed or given up. */
+  void ledgerSettle(boolean givenUp);
+
+  /** Stream offset just past the last byte of this write. */
+  default long end() {
+    return start() + length();
   }
 
   /** Bytes of this write neither flushed nor given up. */
-  public final int remaining() {
-    return settled && givenUp ? 0 : length - flushed;
+  default int remaining() {
+    return settled() && givenUp() ? 0 : length() - flushedBytes();
   }
 
   /** Stream offset of the first byte not yet flushed. */
-  public final long firstUnflushed() {
-    return start + flushed;
-  }
-
-  public final boolean settled() {
-    return settled;
-  }
-
-  public final boolean givenUp() {
-    return givenUp;
+  default long firstUnflushed() {
+    return start() + flushedBytes();
   }
 }

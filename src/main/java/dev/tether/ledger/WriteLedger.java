@@ -26,7 +26,7 @@ public final class WriteLedger<E extends LedgerEntry> {
 
   /** Assigns the next stream range to {@code entry} and counts its bytes as accepted and pending. */
   public E accept(E entry, int length) {
-    entry.init(accepted, length);
+    entry.ledgerInit(accepted, length);
     accepted += length;
     pending += length;
     open.addLast(entry);
@@ -50,12 +50,12 @@ public final class WriteLedger<E extends LedgerEntry> {
     if (bytes < 0 || bytes > entry.remaining()) {
       throw new IllegalStateException("flushed " + bytes + " bytes of an entry with " + entry.remaining() + " remaining");
     }
-    entry.flushed += bytes;
+    entry.ledgerFlushed(bytes);
     flushed += bytes;
     pending -= bytes;
     boolean done = entry.remaining() == 0;
     if (done) {
-      entry.settled = true;
+      entry.ledgerSettle(false);
       trim();
     }
     return done;
@@ -67,14 +67,13 @@ public final class WriteLedger<E extends LedgerEntry> {
    * @return the number of bytes given up
    */
   public int giveUp(E entry) {
-    if (entry.settled) {
+    if (entry.settled()) {
       return 0;
     }
     int rem = entry.remaining();
     unsent += rem;
     pending -= rem;
-    entry.settled = true;
-    entry.givenUp = true;
+    entry.ledgerSettle(true);
     trim();
     return rem;
   }
@@ -86,7 +85,7 @@ public final class WriteLedger<E extends LedgerEntry> {
 
   private void trim() {
     E head;
-    while ((head = open.peekFirst()) != null && head.settled) {
+    while ((head = open.peekFirst()) != null && head.settled()) {
       open.pollFirst();
     }
   }
@@ -99,7 +98,7 @@ public final class WriteLedger<E extends LedgerEntry> {
   /** Visits unsettled entries in stream order. */
   public void forEachOpen(Consumer<E> action) {
     for (E e : open) {
-      if (!e.settled) {
+      if (!e.settled()) {
         action.accept(e);
       }
     }
@@ -137,7 +136,7 @@ public final class WriteLedger<E extends LedgerEntry> {
   public void checkInvariant() {
     long sum = 0;
     for (E e : open) {
-      if (!e.settled) {
+      if (!e.settled()) {
         sum += e.remaining();
       }
     }

@@ -23,6 +23,7 @@ import io.netty.channel.ChannelProgressiveFuture;
 import io.netty.channel.ChannelProgressiveFutureListener;
 import io.netty.channel.ChannelProgressivePromise;
 import io.netty.channel.ChannelPromise;
+import io.netty.channel.DefaultChannelProgressivePromise;
 import io.netty.util.concurrent.PromiseNotifier;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -334,7 +335,7 @@ public final class TrackedSocket {
     w.queued = true;
     inQueue++;
     // the promise travels with the write through Vert.x's queue to Netty; the write listens to it
-    ChannelProgressivePromise p = channel.newProgressivePromise();
+    ChannelProgressivePromise p = w.nextPromise();
     w.onItsWay = p;
     p.addListener(w);
     NettyAccess.write(socket, w, p);
@@ -388,7 +389,7 @@ public final class TrackedSocket {
     }
     Throwable cause = f.cause();
     if (w.progress > 0 && !w.settled()) {
-      flushed(w, (int) Math.min(w.progress, w.remaining()));
+      flushed(w, Math.min(w.progress, w.remaining()));
     }
     if (cause instanceof PartialWriteException pwe && channel.isActive() && !w.settled()) {
       // the first part is still on its way: follow it as a write of its own
@@ -429,8 +430,8 @@ public final class TrackedSocket {
       recorder.write(server, "ok");
       long nanos = System.nanoTime() - w.acceptedAt;
       recorder.flushTime(server, nanos);
-      if (w.promise != null) {
-        w.promise.complete(new WriteReceipt(w.start(), w.end(), nanos, w.resent));
+      if (w.receipt != null) {
+        w.receipt.complete(new WriteReceipt(w.start(), w.end(), nanos, w.resent));
       }
       if (w == replayLast) {
         replayFlushed();
@@ -446,8 +447,8 @@ public final class TrackedSocket {
       recorder.unsent(server, kind, bytes);
       recorder.pending(server, -bytes);
       recorder.write(server, "unsent");
-      if (w.promise != null) {
-        w.promise.fail(new WriteFailedException(kind, w.start(), w.end(), unsentFrom, cause));
+      if (w.receipt != null) {
+        w.receipt.fail(new WriteFailedException(kind, w.start(), w.end(), unsentFrom, cause));
       }
       if (state != State.CLOSED) {
         checkDrain();
@@ -880,34 +881,97 @@ public final class TrackedSocket {
 
   /**
    * One accepted write: its ledger entry, the retained buffer, and where it is on its way. It is
-   * also the message that travels through Vert.x's queue to the tracker, and the listener of the
-   * Netty promise of its bytes.
+   * also the message that travels through Vert.x's queue to the tracker, the Netty promise of its
+   * first transmission (one object per write, not two: a replay gets a fresh promise) and the
+   * listener of whichever promise is on its way.
    */
-  private final class Write extends LedgerEntry implements ChannelProgressiveFutureListener {
+  private final class Write extends DefaultChannelProgressivePromise
+    implements LedgerEntry, ChannelProgressiveFutureListener {
     final Buffer data;
-    final Promise<WriteReceipt> promise;
+    final Promise<WriteReceipt> receipt;
     final long acceptedAt = System.nanoTime();
+    // ledger state (see LedgerEntry)
+    long start;
+    int length;
+    int flushed;
+    boolean settled;
+    boolean givenUp;
+    // transmission state
     Stage stage;
     /** A message for this write is in Vert.x's queue. */
     boolean queued;
+    /** This object already served as the promise of a transmission (promises complete once). */
+    boolean promiseUsed;
+    boolean resent;
+    boolean timeoutReported;
     /** Offset within the write where the bytes on the wire start. */
     int from;
     /** Progress reported by Netty for the bytes on the wire. */
-    long progress;
+    int progress;
     /** The promise of the transmission on its way (in Vert.x's queue or in Netty), if any. */
     ChannelProgressivePromise onItsWay;
-    boolean resent;
-    boolean timeoutReported;
 
-    Write(Buffer data, Promise<WriteReceipt> promise) {
+    Write(Buffer data, Promise<WriteReceipt> receipt) {
+      super(channel);
       this.data = data;
-      this.promise = promise;
+      this.receipt = receipt;
+    }
+
+    /** The promise for the next transmission: this object the first time, a fresh one after. */
+    ChannelProgressivePromise nextPromise() {
+      if (!promiseUsed) {
+        promiseUsed = true;
+        return this;
+      }
+      return channel.newProgressivePromise();
+    }
+
+    @Override
+    public long start() {
+      return start;
+    }
+
+    @Override
+    public int length() {
+      return length;
+    }
+
+    @Override
+    public int flushedBytes() {
+      return flushed;
+    }
+
+    @Override
+    public boolean settled() {
+      return settled;
+    }
+
+    @Override
+    public boolean givenUp() {
+      return givenUp;
+    }
+
+    @Override
+    public void ledgerInit(long start, int length) {
+      this.start = start;
+      this.length = length;
+    }
+
+    @Override
+    public void ledgerFlushed(int bytes) {
+      flushed += bytes;
+    }
+
+    @Override
+    public void ledgerSettle(boolean givenUp) {
+      settled = true;
+      this.givenUp = givenUp;
     }
 
     @Override
     public void operationProgressed(ChannelProgressiveFuture future, long progress, long total) {
       if (future == onItsWay) {
-        this.progress = progress;
+        this.progress = (int) Math.min(progress, Integer.MAX_VALUE);
       }
     }
 

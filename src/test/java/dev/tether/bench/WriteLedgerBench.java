@@ -1,6 +1,7 @@
 package dev.tether.bench;
 
 import dev.tether.ledger.LedgerEntry;
+import dev.tether.ledger.SimpleLedgerEntry;
 import dev.tether.ledger.WriteLedger;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -33,7 +34,7 @@ import java.util.concurrent.TimeUnit;
 public class WriteLedgerBench {
 
   /** Same instance fields as TrackedSocket.Write (an inner class: it also holds its outer socket). */
-  static final class WriteLike extends LedgerEntry {
+  static final class WriteLike extends SimpleLedgerEntry {
     final Object outer;
     final Object data;
     final Object promise;
@@ -66,7 +67,7 @@ public class WriteLedgerBench {
 
   @Benchmark
   public boolean acceptFlushed() {
-    LedgerEntry e = ledger.accept(new LedgerEntry(), 1024);
+    LedgerEntry e = ledger.accept(new SimpleLedgerEntry(), 1024);
     return ledger.flushed(e, 1024);
   }
 
@@ -80,7 +81,7 @@ public class WriteLedgerBench {
   @OperationsPerInvocation(16)
   public long pipelined16() {
     for (int i = 0; i < 16; i++) {
-      batch[i] = ledger.accept(new LedgerEntry(), 64);
+      batch[i] = ledger.accept(new SimpleLedgerEntry(), 64);
     }
     for (int i = 0; i < 16; i++) {
       ledger.flushed(batch[i], 64);

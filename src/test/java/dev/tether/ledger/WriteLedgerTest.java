@@ -11,8 +11,8 @@ class WriteLedgerTest {
 
   @Test
   void offsetsFollowTheStreamAndEntriesSettleInOrder() {
-    LedgerEntry a = ledger.accept(new LedgerEntry(), 100);
-    LedgerEntry b = ledger.accept(new LedgerEntry(), 50);
+    LedgerEntry a = ledger.accept(new SimpleLedgerEntry(), 100);
+    LedgerEntry b = ledger.accept(new SimpleLedgerEntry(), 50);
     assertThat(a.start()).isZero();
     assertThat(a.end()).isEqualTo(100);
     assertThat(b.start()).isEqualTo(100);
@@ -28,7 +28,7 @@ class WriteLedgerTest {
 
   @Test
   void givingUpMovesOnlyTheRemainderToUnsentAndOnlyOnce() {
-    LedgerEntry a = ledger.accept(new LedgerEntry(), 100);
+    LedgerEntry a = ledger.accept(new SimpleLedgerEntry(), 100);
     ledger.flushed(a, 30);
     assertThat(ledger.giveUp(a)).isEqualTo(70);
     assertThat(ledger.giveUp(a)).isZero();
@@ -41,15 +41,15 @@ class WriteLedgerTest {
 
   @Test
   void refusedBytesAreAcceptedAndUnsentAtOnce() {
-    ledger.accept(new LedgerEntry(), 10);
+    ledger.accept(new SimpleLedgerEntry(), 10);
     assertThat(ledger.acceptUnsent(5)).isEqualTo(10);
-    assertThat(ledger.accept(new LedgerEntry(), 1).start()).isEqualTo(15);
+    assertThat(ledger.accept(new SimpleLedgerEntry(), 1).start()).isEqualTo(15);
     assertThat(ledger.snapshot()).isEqualTo(new LedgerSnapshot(16, 0, 11, 5, 0));
   }
 
   @Test
   void flushingMoreThanRemainsIsABugCaughtAtOnce() {
-    LedgerEntry a = ledger.accept(new LedgerEntry(), 10);
+    LedgerEntry a = ledger.accept(new SimpleLedgerEntry(), 10);
     assertThatThrownBy(() -> ledger.flushed(a, 11)).isInstanceOf(IllegalStateException.class);
   }
 }
