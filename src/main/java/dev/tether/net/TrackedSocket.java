@@ -325,14 +325,14 @@ public final class TrackedSocket {
     if (state == State.OPEN) {
       transmit(w);
     } else {
-      w.stage = Stage.HELD;
+      w.stage(Stage.HELD);
     }
     armTimeout();
   }
 
   private void transmit(Write w) {
-    w.stage = Stage.QUEUED;
-    w.queued = true;
+    w.stage(Stage.QUEUED);
+    w.set(Write.QUEUED, true);
     inQueue++;
     // the promise travels with the write through Vert.x's queue to Netty; the write listens to it
     ChannelProgressivePromise p = w.nextPromise();
@@ -343,17 +343,17 @@ public final class TrackedSocket {
 
   /** Called by the tracker when a write comes out of Vert.x's queue. */
   private void admit(ChannelHandlerContext ctx, Write w, ChannelPromise promise) {
-    w.queued = false;
+    w.set(Write.QUEUED, false);
     inQueue--;
-    if (w.stage != Stage.QUEUED || w.settled()) {
+    if (w.stage() != Stage.QUEUED || w.settled()) {
       // latched (or given up) while it waited in Vert.x's queue: it goes no further, and its
       // promise is dropped unresolved (nobody but this write listens to it)
       w.onItsWay = null;
       maybeReplay();
       return;
     }
-    w.stage = Stage.WIRE;
-    w.from = w.flushedBytes();
+    w.stage(Stage.WIRE);
+    int from = w.flushedBytes();
     w.progress = 0;
     onWire++;
     ChannelPromise p = promise;
@@ -362,7 +362,7 @@ public final class TrackedSocket {
       p = w.onItsWay;
       p.addListener(new PromiseNotifier<>(promise));
     }
-    ctx.write(NettyAccess.byteBuf(w.data, w.from), p);
+    ctx.write(NettyAccess.byteBuf(w.data, from), p);
   }
 
   /** Completion of the promise of a write on its way. */
@@ -371,10 +371,10 @@ public final class TrackedSocket {
       return; // a promise dropped by admit
     }
     w.onItsWay = null;
-    if (w.stage != Stage.WIRE) {
+    if (w.stage() != Stage.WIRE) {
       // failed before it left Vert.x's queue (the connection closed): the close gives it up
-      if (w.queued) {
-        w.queued = false;
+      if (w.is(Write.QUEUED)) {
+        w.set(Write.QUEUED, false);
         inQueue--;
       }
       return;
@@ -403,7 +403,7 @@ public final class TrackedSocket {
     if (channel.isActive() && state != State.CLOSED) {
       softFailure(w, cause);
     } else {
-      w.stage = Stage.HELD;
+      w.stage(Stage.HELD);
       hardFailure(cause);
     }
   }
@@ -431,7 +431,7 @@ public final class TrackedSocket {
       long nanos = System.nanoTime() - w.acceptedAt;
       recorder.flushTime(server, nanos);
       if (w.receipt != null) {
-        w.receipt.complete(new WriteReceipt(w.start(), w.end(), nanos, w.resent));
+        w.receipt.complete(new WriteReceipt(w.start(), w.end(), nanos, w.is(Write.RESENT)));
       }
       if (w == replayLast) {
         replayFlushed();
@@ -471,14 +471,14 @@ public final class TrackedSocket {
   // Soft failures: latch, hold, decide, replay or give up
 
   private void softFailure(Write failed, Throwable cause) {
-    failed.stage = Stage.HELD;
+    failed.stage(Stage.HELD);
     if (state == State.LATCHED) {
       return; // already holding everything after an earlier failure of this episode
     }
     state = State.LATCHED;
     ledger.forEachOpen(e -> {
-      if (e.stage == Stage.QUEUED) {
-        e.stage = Stage.HELD; // refused when it reaches the tracker
+      if (e.stage() == Stage.QUEUED) {
+        e.stage(Stage.HELD); // refused when it reaches the tracker
       }
     });
     if (replay != null) {
@@ -546,7 +546,7 @@ public final class TrackedSocket {
       replayBytes += rem;
       ledger.resent(rem);
       recorder.resent(server, rem);
-      w.resent = true;
+      w.set(Write.RESENT, true);
       transmit(w);
     }
   }
@@ -571,7 +571,7 @@ public final class TrackedSocket {
     List<Write> open = new ArrayList<>();
     ledger.forEachOpen(open::add);
     for (Write w : open) {
-      if (w.stage == Stage.HELD) {
+      if (w.stage() == Stage.HELD) {
         bytes[0] += giveUp(w, kind, cause);
       }
     }
@@ -618,7 +618,7 @@ public final class TrackedSocket {
     List<Write> overdue = new ArrayList<>();
     for (var it = ledger.openEntries(); it.hasNext(); ) {
       Write w = it.next();
-      if (w.settled() || w.stage == Stage.HELD || w.timeoutReported) {
+      if (w.settled() || w.stage() == Stage.HELD || w.is(Write.TIMEOUT_REPORTED)) {
         continue;
       }
       long age = now - w.acceptedAt;
@@ -636,7 +636,7 @@ public final class TrackedSocket {
     }
     if (!overdue.isEmpty() && !stalled) {
       stalled = true;
-      overdue.forEach(w -> w.timeoutReported = true);
+      overdue.forEach(w -> w.set(Write.TIMEOUT_REPORTED, true));
       report(event(FailureKind.WRITE_TIMEOUT, Direction.WRITE, requested, flushed, offset,
         new java.util.concurrent.TimeoutException("not flushed within " + options.writeTimeoutMs() + " ms"), 1, true));
     }
@@ -894,22 +894,39 @@ public final class TrackedSocket {
     long start;
     int length;
     int flushed;
-    boolean settled;
-    boolean givenUp;
-    // transmission state
-    Stage stage;
-    /** A message for this write is in Vert.x's queue. */
-    boolean queued;
-    /** This object already served as the promise of a transmission (promises complete once). */
-    boolean promiseUsed;
-    boolean resent;
-    boolean timeoutReported;
-    /** Offset within the write where the bytes on the wire start. */
-    int from;
     /** Progress reported by Netty for the bytes on the wire. */
     int progress;
     /** The promise of the transmission on its way (in Vert.x's queue or in Netty), if any. */
     ChannelProgressivePromise onItsWay;
+    /** The flags below and the stage, in one byte: this object is made for every write. */
+    byte bits;
+
+    static final int SETTLED = 1;
+    static final int GIVEN_UP = 1 << 1;
+    /** A message for this write is in Vert.x's queue. */
+    static final int QUEUED = 1 << 2;
+    /** This object already served as the promise of a transmission (promises complete once). */
+    static final int PROMISE_USED = 1 << 3;
+    static final int RESENT = 1 << 4;
+    static final int TIMEOUT_REPORTED = 1 << 5;
+    private static final int STAGE_SHIFT = 6;
+    private static final Stage[] STAGES = {null, Stage.QUEUED, Stage.WIRE, Stage.HELD};
+
+    boolean is(int flag) {
+      return (bits & flag) != 0;
+    }
+
+    void set(int flag, boolean on) {
+      bits = (byte) (on ? bits | flag : bits & ~flag);
+    }
+
+    Stage stage() {
+      return STAGES[(bits >> STAGE_SHIFT) & 3];
+    }
+
+    void stage(Stage stage) {
+      bits = (byte) ((bits & ((1 << STAGE_SHIFT) - 1)) | ((stage.ordinal() + 1) << STAGE_SHIFT));
+    }
 
     Write(Buffer data, Promise<WriteReceipt> receipt) {
       super(channel);
@@ -919,8 +936,8 @@ public final class TrackedSocket {
 
     /** The promise for the next transmission: this object the first time, a fresh one after. */
     ChannelProgressivePromise nextPromise() {
-      if (!promiseUsed) {
-        promiseUsed = true;
+      if (!is(PROMISE_USED)) {
+        set(PROMISE_USED, true);
         return this;
       }
       return channel.newProgressivePromise();
@@ -943,12 +960,12 @@ public final class TrackedSocket {
 
     @Override
     public boolean settled() {
-      return settled;
+      return is(SETTLED);
     }
 
     @Override
     public boolean givenUp() {
-      return givenUp;
+      return is(GIVEN_UP);
     }
 
     @Override
@@ -964,8 +981,8 @@ public final class TrackedSocket {
 
     @Override
     public void ledgerSettle(boolean givenUp) {
-      settled = true;
-      this.givenUp = givenUp;
+      set(SETTLED, true);
+      set(GIVEN_UP, givenUp);
     }
 
     @Override
