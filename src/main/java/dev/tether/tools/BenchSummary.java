@@ -19,6 +19,7 @@ import java.util.TreeMap;
  * gate figures, then the information-only figures per variant.
  *
  * <pre>java dev.tether.tools.BenchSummary results.txt cpuTarget allocTarget</pre>
+ * (a target of {@code info}: no target, the gate ratios are printed without a verdict)
  */
 public final class BenchSummary {
 
@@ -27,8 +28,9 @@ public final class BenchSummary {
 
   public static void main(String[] args) throws IOException {
     Path file = Path.of(args[0]);
-    double cpuTarget = args.length > 1 ? Double.parseDouble(args[1]) : 1.05;
-    double allocTarget = args.length > 2 ? Double.parseDouble(args[2]) : 1.10;
+    // "info": no target, the gate lines are printed as information
+    double cpuTarget = args.length > 1 ? target(args[1]) : 1.05;
+    double allocTarget = args.length > 2 ? target(args[2]) : 1.10;
     List<Map<String, String>> rows = new ArrayList<>();
     for (String line : Files.readAllLines(file)) {
       if (!line.startsWith("RESULT ")) {
@@ -135,6 +137,10 @@ public final class BenchSummary {
           stat(rs, "p99us", 0), stat(rs, "serverCpuPct", 1), stat(rs, "flatMBps", 0));
       }
     }
+  }
+
+  private static double target(String arg) {
+    return arg.equals("info") ? Double.NaN : Double.parseDouble(arg);
   }
 
   private static void line(String w, String figure, double target, int pairs, List<Double> ratios) {
