@@ -144,16 +144,19 @@ public final class BenchSummary {
   }
 
   private static void line(String w, String figure, double target, int pairs, List<Double> ratios) {
+    // a gate figure without a target (bench.sh session) says "info"; the (info) lines say "-"
+    String noTarget = figure.startsWith("(info)") ? "-" : "info";
     if (ratios.isEmpty()) {
       System.out.printf(Locale.ROOT, "%-10s %-48s %-7s %5d %8s %17s  %s%n", w, figure,
-        Double.isNaN(target) ? "-" : "<=" + target, 0, "-", "-", "NO VALID PAIRS");
+        Double.isNaN(target) ? noTarget : "<=" + target, 0, "-", "-", "NO VALID PAIRS");
       return;
     }
     double[] v = ratios.stream().mapToDouble(Double::doubleValue).sorted().toArray();
     double med = median(v);
-    String verdict = Double.isNaN(target) ? "" : med <= target ? "meets target" : "MISSES target";
+    String verdict = Double.isNaN(target) ? (noTarget.equals("info") ? "information (no target)" : "")
+      : med <= target ? "meets target" : "MISSES target";
     System.out.printf(Locale.ROOT, "%-10s %-48s %-7s %5d %8.3f %17s  %s%n", w, figure,
-      Double.isNaN(target) ? "-" : "<=" + target, pairs, med,
+      Double.isNaN(target) ? noTarget : "<=" + target, pairs, med,
       String.format(Locale.ROOT, "%.3f..%.3f", v[0], v[v.length - 1]), verdict);
   }
 
