@@ -5,6 +5,7 @@ import dev.tether.metrics.MicrometerRecorder;
 import dev.tether.metrics.TetherRecorder;
 import dev.tether.verticles.EchoVerticle;
 import dev.tether.verticles.PlainEchoVerticle;
+import dev.tether.verticles.SessionVerticle;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -39,7 +40,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <pre>
  * java ... dev.tether.tools.BenchServer VARIANT [maxSeconds]
- *   VARIANT: plain | tracked | tracked-noop (= tracked) | tracked-metrics
+ *   VARIANT: plain | tracked | tracked-noop (= tracked) | tracked-metrics | session
+ *   (session: the session-protocol echo, SessionVerticle, with the tracked echo's options and
+ *   the NOOP recorder, as tracked)
  * prints: READY &lt;echoPort&gt; &lt;controlPort&gt; &lt;eventLoopThreadId&gt;
  * control commands (one per line, answer one line): snap | quit
  * snap answer: SNAP elCpuNs=.. elAllocBytes=.. procCpuNs=.. wallNs=.. gcCount=.. gcMs=..
@@ -55,7 +58,7 @@ public final class BenchServer {
 
   public static void main(String[] args) throws Exception {
     if (args.length < 1) {
-      System.err.println("usage: BenchServer plain|tracked|tracked-noop|tracked-metrics [maxSeconds]");
+      System.err.println("usage: BenchServer plain|tracked|tracked-noop|tracked-metrics|session [maxSeconds]");
       System.exit(2);
     }
     String variant = args[0];
@@ -108,6 +111,14 @@ public final class BenchServer {
         Tether.install(vertx, "bench", recorder);
         EchoVerticle v = new EchoVerticle();
         await(vertx.deployVerticle(v, new DeploymentOptions().setConfig(conf.copy().put("name", "echo")))
+          .toCompletionStage().toCompletableFuture());
+        port = v.actualPort();
+      }
+      case "session" -> {
+        // same metrics setting as tracked: Tether installed with the NOOP recorder
+        Tether.install(vertx, "bench", TetherRecorder.NOOP);
+        SessionVerticle v = new SessionVerticle();
+        await(vertx.deployVerticle(v, new DeploymentOptions().setConfig(conf.copy().put("name", "session")))
           .toCompletionStage().toCompletableFuture());
         port = v.actualPort();
       }

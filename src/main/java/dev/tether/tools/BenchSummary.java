@@ -19,6 +19,7 @@ import java.util.TreeMap;
  * gate figures, then the information-only figures per variant.
  *
  * <pre>java dev.tether.tools.BenchSummary results.txt cpuTarget allocTarget</pre>
+ * (a target of {@code info}: no target, the gate ratios are printed without a verdict)
  */
 public final class BenchSummary {
 
@@ -27,8 +28,9 @@ public final class BenchSummary {
 
   public static void main(String[] args) throws IOException {
     Path file = Path.of(args[0]);
-    double cpuTarget = args.length > 1 ? Double.parseDouble(args[1]) : 1.05;
-    double allocTarget = args.length > 2 ? Double.parseDouble(args[2]) : 1.10;
+    // "info": no target, the gate lines are printed as information
+    double cpuTarget = args.length > 1 ? target(args[1]) : 1.05;
+    double allocTarget = args.length > 2 ? target(args[2]) : 1.10;
     List<Map<String, String>> rows = new ArrayList<>();
     for (String line : Files.readAllLines(file)) {
       if (!line.startsWith("RESULT ")) {
@@ -137,17 +139,24 @@ public final class BenchSummary {
     }
   }
 
+  private static double target(String arg) {
+    return arg.equals("info") ? Double.NaN : Double.parseDouble(arg);
+  }
+
   private static void line(String w, String figure, double target, int pairs, List<Double> ratios) {
+    // a gate figure without a target (bench.sh session) says "info"; the (info) lines say "-"
+    String noTarget = figure.startsWith("(info)") ? "-" : "info";
     if (ratios.isEmpty()) {
       System.out.printf(Locale.ROOT, "%-10s %-48s %-7s %5d %8s %17s  %s%n", w, figure,
-        Double.isNaN(target) ? "-" : "<=" + target, 0, "-", "-", "NO VALID PAIRS");
+        Double.isNaN(target) ? noTarget : "<=" + target, 0, "-", "-", "NO VALID PAIRS");
       return;
     }
     double[] v = ratios.stream().mapToDouble(Double::doubleValue).sorted().toArray();
     double med = median(v);
-    String verdict = Double.isNaN(target) ? "" : med <= target ? "meets target" : "MISSES target";
+    String verdict = Double.isNaN(target) ? (noTarget.equals("info") ? "information (no target)" : "")
+      : med <= target ? "meets target" : "MISSES target";
     System.out.printf(Locale.ROOT, "%-10s %-48s %-7s %5d %8.3f %17s  %s%n", w, figure,
-      Double.isNaN(target) ? "-" : "<=" + target, pairs, med,
+      Double.isNaN(target) ? noTarget : "<=" + target, pairs, med,
       String.format(Locale.ROOT, "%.3f..%.3f", v[0], v[v.length - 1]), verdict);
   }
 

@@ -50,12 +50,38 @@ import java.util.concurrent.locks.LockSupport;
  *   {@code window} messages in flight per connection.</li>
  * </ul>
  *
- * Prints one line {@code RESULT <label> key=value ...}. Every phase has a deadline; the process
+ * <p>{@code --protocol session} speaks the session protocol (docs/protocol.md) instead of raw bytes:
+ * each connection sends HELLO (new session) and waits for WELCOME before the schedule starts; each
+ * message is one DATA frame (13-byte frame header + a payload of {@code size} bytes, written with
+ * one {@code write}); the echoed DATA frame with sequence number {@code k} completes message
+ * {@code k-1} of its connection (latency as above); incoming WELCOME, DATA, ACK, PING and PONG are
+ * parsed (ACK/PING/PONG ignored, ERROR or BYE ends the run); and the server's DATA is acknowledged
+ * cumulatively with one ACK frame (its own {@code write}) as soon as {@code ack-every} (16) frames are
+ * unacknowledged or the oldest unacknowledged one is {@code ack-ms} (5) ms old. Messages and byte
+ * figures count payload bytes only; the frame headers are on top.
+ *
+ * <p>Prints one line {@code RESULT <label> key=value ...}. Every phase has a deadline; the process
  * exits after {@code warmup + seconds + flatout + 30} seconds at the latest.
  */
 public final class LoadGen {
 
   private static final int HIST_MAX_US = 1_000_000;
+
+  // session protocol (--protocol session)
+  private static final int DATA_HEADER = 4 + 1 + 8;
+  private static final byte T_HELLO = 0x01;
+  private static final byte T_WELCOME = 0x02;
+  private static final byte T_DATA = 0x03;
+  private static final byte T_ACK = 0x04;
+  private static final byte T_PING = 0x05;
+  private static final byte T_PONG = 0x06;
+  private static final byte T_ERROR = 0x07;
+  private static final byte T_BYE = 0x08;
+  private static final int MAX_FRAME = 1 << 20;
+  private static boolean session;
+  private static int ackEvery = 16;
+  private static long ackNs = 5_000_000;
+  private static long acksSent;
 
   private LoadGen() {
   }
@@ -69,12 +95,65 @@ public final class LoadGen {
     long recvBytes;
     boolean writing;       // a message is partly written
     long unblockedAt;      // when the last partly written message was finally written
+    // session protocol only
+    final ByteBuffer ack;  // the ACK frame being written (position = limit when none)
+    final byte[] hdr = new byte[4 + 1 + 16 + 8];
+    int hdrLen;            // bytes of the current frame's head collected in hdr
+    int frameLen = -1;     // L of the current frame, -1 while its length is incomplete
+    int skip;              // bytes of the current frame still to skip (DATA payload)
+    boolean welcomed;
+    long lastRecvSeq;      // highest DATA seq received from the server
+    int unacked;           // DATA frames received since the last ACK
+    long firstUnackedAt;
 
     Conn(SocketChannel ch, long phase, ByteBuffer msg) {
       this.ch = ch;
       this.phase = phase;
-      this.out = msg.duplicate();
+      if (session) {
+        // own copy: the sequence number in the header changes per message
+        this.out = ByteBuffer.allocateDirect(DATA_HEADER + msg.remaining());
+        this.out.putInt(1 + 8 + msg.remaining()).put(T_DATA).putLong(0).put(msg.duplicate()).flip();
+        this.ack = ByteBuffer.allocateDirect(DATA_HEADER);
+        this.ack.position(this.ack.limit());
+      } else {
+        this.out = msg.duplicate();
+        this.ack = null;
+      }
       this.out.position(this.out.limit());
+    }
+
+    /** Rewinds the message buffer for message {@code nextMsg} (DATA seq = nextMsg + 1). */
+    void nextMessage() {
+      out.clear();
+      if (session) {
+        out.putLong(5, nextMsg + 1);
+      }
+    }
+
+    /**
+     * Session protocol: finishes a partly written ACK and sends a new one when due. Returns false
+     * while an ACK is partly written (no DATA may be written then). Never splits a DATA frame.
+     */
+    boolean ack(long now) throws IOException {
+      if (!session || writing) {
+        return true;
+      }
+      if (ack.hasRemaining()) {
+        ch.write(ack);
+        if (ack.hasRemaining()) {
+          return false;
+        }
+        unblockedAt = now;
+      }
+      if (unacked > 0 && (unacked >= ackEvery || now - firstUnackedAt >= ackNs)) {
+        ack.clear();
+        ack.putInt(0, 9).put(4, T_ACK).putLong(5, lastRecvSeq);
+        unacked = 0;
+        acksSent++;
+        ch.write(ack);
+        return !ack.hasRemaining();
+      }
+      return true;
     }
   }
 
@@ -97,6 +176,14 @@ public final class LoadGen {
     double maxLateFrac = Double.parseDouble(a.getOrDefault("max-late-frac", "0.01"));
     String label = a.getOrDefault("label", "");
     boolean quit = a.containsKey("quit");
+    String protocol = a.getOrDefault("protocol", "raw");
+    if (!protocol.equals("raw") && !protocol.equals("session")) {
+      System.err.println("LoadGen: --protocol raw|session, got " + protocol);
+      System.exit(2);
+    }
+    session = protocol.equals("session");
+    ackEvery = Integer.parseInt(a.getOrDefault("ack-every", "16"));
+    ackNs = (long) (Double.parseDouble(a.getOrDefault("ack-ms", "5")) * 1e6);
 
     long hardDeadline = System.nanoTime() + sec(warmup + seconds + flatout + 30);
     Thread watchdog = new Thread(() -> {
@@ -127,6 +214,9 @@ public final class LoadGen {
       ch.configureBlocking(false);
       cs[c] = new Conn(ch, (long) c * period / conns, msg);
       ch.register(selector, SelectionKey.OP_READ, cs[c]);
+    }
+    if (session) {
+      handshake(selector, cs, size);
     }
 
     try (Socket control = new Socket()) {
@@ -191,6 +281,9 @@ public final class LoadGen {
             c.writing = false;
             c.unblockedAt = now;
           }
+          if (!c.ack(now)) {
+            continue;
+          }
           for (int burst = 0; burst < 1000; burst++) {
             long due = t0 + c.phase + c.nextMsg * period;
             if (due > now || due >= tE) {
@@ -210,7 +303,7 @@ public final class LoadGen {
               }
               maxLate = Math.max(maxLate, late);
             }
-            c.out.clear();
+            c.nextMessage();
             c.ch.write(c.out);
             c.nextMsg++;
             totalSent++;
@@ -239,6 +332,10 @@ public final class LoadGen {
       long drainEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
       while (System.nanoTime() < drainEnd && totalRecvMsgs < totalSent) {
         totalRecvMsgs += read(selector, in, cs, size, period, t0, tW, tE, hist, true);
+        long drainNow = System.nanoTime();
+        for (Conn c : cs) {
+          c.ack(drainNow);
+        }
         LockSupport.parkNanos(20_000);
       }
       long echoedAfterDrain = totalRecvMsgs;
@@ -255,6 +352,7 @@ public final class LoadGen {
         long fEnd = fStart + sec(flatout);
         long limit = (long) window * size;
         while (System.nanoTime() < fEnd) {
+          long fNow = System.nanoTime();
           for (Conn c : cs) {
             for (int burst = 0; burst < window; burst++) {
               if (c.writing) {
@@ -264,11 +362,15 @@ public final class LoadGen {
                 }
                 c.writing = false;
               }
+              if (!c.ack(fNow)) {
+                break;
+              }
               if (c.sentBytes - c.recvBytes >= limit) {
                 break;
               }
-              c.out.clear();
+              c.nextMessage();
               c.ch.write(c.out);
+              c.nextMsg++;
               c.sentBytes += size;
               if (c.out.hasRemaining()) {
                 c.writing = true;
@@ -339,7 +441,8 @@ public final class LoadGen {
       String out = String.format(Locale.ROOT,
         "RESULT %s valid=%d why=%s msgs=%d wallS=%.3f rate=%.0f cpuUsPerMsg=%.4f elCpuUsPerMsg=%.4f allocBPerMsg=%.1f"
           + " gcCount=%d gcMs=%d serverCpuPct=%.1f loadCpuPct=%.1f foreign0=%.1f foreign1=%.1f steal0=%.1f steal1=%.1f"
-          + " lateFrac=%.5f blockedFrac=%.5f note=%s loopGapMaxMs=%.2f loopGaps1ms=%d maxLateMs=%.2f p50us=%d p99us=%d p999us=%d maxUs=%d flatMBps=%.1f flatMsgps=%.0f",
+          + " lateFrac=%.5f blockedFrac=%.5f note=%s loopGapMaxMs=%.2f loopGaps1ms=%d maxLateMs=%.2f p50us=%d p99us=%d p999us=%d maxUs=%d flatMBps=%.1f flatMsgps=%.0f"
+          + " protocol=%s acks=%d",
         label, why.length() == 0 ? 1 : 0, why.length() == 0 ? "-" : why.substring(0, why.length() - 1),
         msgs, wallS, msgs / wallS,
         serverCpuNs / 1e3 / ms,
@@ -348,7 +451,7 @@ public final class LoadGen {
         (long) (s1.srv.get("gcCount") - s0.srv.get("gcCount")), (long) (s1.srv.get("gcMs") - s0.srv.get("gcMs")),
         100.0 * serverCpuNs / (wallS * 1e9), 100.0 * loadCpuNs / (wallS * 1e9),
         foreign0, foreign1, steal0, steal1, lateFrac, blockedFrac, note, maxGap / 1e6, gaps1ms, maxLate / 1e6,
-        pct[0], pct[1], pct[2], pct[3], flatMBps, flatMsgps);
+        pct[0], pct[1], pct[2], pct[3], flatMBps, flatMsgps, protocol, acksSent);
       System.out.println(out);
     }
     System.exit(0);
@@ -383,6 +486,14 @@ public final class LoadGen {
           }
           break;
         }
+        if (session) {
+          in.flip();
+          completed += frames(c, in, size, period, t0, tW, tE, hist, record, now);
+          if (n < in.capacity()) {
+            break;
+          }
+          continue;
+        }
         long before = c.recvBytes / size;
         c.recvBytes += n;
         long after = c.recvBytes / size;
@@ -402,6 +513,125 @@ public final class LoadGen {
       }
     }
     return completed;
+  }
+
+  /**
+   * Session protocol: parses the frames in {@code in} (any split), returns the DATA frames completed.
+   * Keeps only the frame head (length, type, up to 24 bytes of fields); a DATA payload is skipped.
+   */
+  private static long frames(Conn c, ByteBuffer in, int size, long period, long t0, long tW, long tE, long[] hist,
+                             boolean record, long now) throws IOException {
+    long completed = 0;
+    // each pass consumes at least one byte or completes a frame
+    for (int guard = 0; guard <= 2 * in.capacity() + 2 && in.hasRemaining(); guard++) {
+      if (c.skip > 0) {
+        int n = Math.min(c.skip, in.remaining());
+        in.position(in.position() + n);
+        c.skip -= n;
+        if (c.skip == 0) {
+          completed += frameDone(c, size, period, t0, tW, tE, hist, record, now);
+        }
+        continue;
+      }
+      int want = c.frameLen < 0 ? 5 : 4 + Math.min(c.frameLen, c.hdr.length - 4);
+      int n = Math.min(want - c.hdrLen, in.remaining());
+      in.get(c.hdr, c.hdrLen, n);
+      c.hdrLen += n;
+      if (c.hdrLen < want) {
+        break;
+      }
+      if (c.frameLen < 0) {
+        int len = ((c.hdr[0] & 0xff) << 24) | ((c.hdr[1] & 0xff) << 16) | ((c.hdr[2] & 0xff) << 8) | (c.hdr[3] & 0xff);
+        if (len < 1 || len > MAX_FRAME) {
+          throw new IOException("bad frame length " + len);
+        }
+        c.frameLen = len;
+        if (4 + Math.min(len, c.hdr.length - 4) > c.hdrLen) {
+          continue;
+        }
+      }
+      c.skip = c.frameLen - (c.hdrLen - 4);
+      if (c.skip == 0) {
+        completed += frameDone(c, size, period, t0, tW, tE, hist, record, now);
+      }
+    }
+    // a frame cut at the end of the buffer is continued by the next read (state kept in c)
+    return completed;
+  }
+
+  private static long frameDone(Conn c, int size, long period, long t0, long tW, long tE, long[] hist,
+                                boolean record, long now) throws IOException {
+    int len = c.frameLen;
+    byte type = c.hdr[4];
+    c.hdrLen = 0;
+    c.frameLen = -1;
+    switch (type) {
+      case T_WELCOME -> {
+        c.welcomed = true;
+        return 0;
+      }
+      case T_DATA -> {
+        long seq = 0;
+        for (int i = 5; i < 13; i++) {
+          seq = (seq << 8) | (c.hdr[i] & 0xff);
+        }
+        int payload = len - 9;
+        if (payload != size) {
+          throw new IOException("echoed DATA of " + payload + " bytes, expected " + size);
+        }
+        if (seq != c.lastRecvSeq + 1) {
+          throw new IOException("DATA seq " + seq + " after " + c.lastRecvSeq);
+        }
+        c.lastRecvSeq = seq;
+        if (c.unacked++ == 0) {
+          c.firstUnackedAt = now;
+        }
+        c.recvBytes += payload;
+        if (record) {
+          long due = t0 + c.phase + (seq - 1) * period;
+          if (due >= tW && due < tE) {
+            long us = Math.max(0, (now - due) / 1000);
+            hist[(int) Math.min(us, HIST_MAX_US)]++;
+          }
+        }
+        return 1;
+      }
+      case T_ACK, T_PING, T_PONG -> {
+        return 0;
+      }
+      case T_ERROR -> throw new IOException("server sent ERROR " + (((c.hdr[5] & 0xff) << 8) | (c.hdr[6] & 0xff)));
+      case T_BYE -> throw new IOException("server sent BYE");
+      default -> throw new IOException("unknown frame type " + type);
+    }
+  }
+
+  /** Session protocol: HELLO (new session) on every connection, then waits (10 s at most) for every WELCOME. */
+  private static void handshake(Selector selector, Conn[] cs, int size) throws IOException {
+    for (Conn c : cs) {
+      ByteBuffer hello = ByteBuffer.allocate(4 + 1 + 16 + 8);
+      hello.putInt(1 + 16 + 8).put(T_HELLO).put(new byte[16]).putLong(0).flip();
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (hello.hasRemaining()) {
+        c.ch.write(hello);
+        if (System.nanoTime() > end) {
+          throw new IOException("HELLO not written in 5 s");
+        }
+      }
+    }
+    ByteBuffer in = ByteBuffer.allocateDirect(64 * 1024);
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    int welcomed = 0;
+    while (welcomed < cs.length) {
+      if (System.nanoTime() > end) {
+        throw new IOException("only " + welcomed + " of " + cs.length + " connections got WELCOME in 10 s");
+      }
+      read(selector, in, cs, size, 1, 0, 0, 0, null, false);
+      welcomed = 0;
+      for (Conn c : cs) {
+        welcomed += c.welcomed ? 1 : 0;
+      }
+      LockSupport.parkNanos(200_000);
+    }
   }
 
   private static long[] percentiles(long[] hist, double... ps) {
