@@ -5,8 +5,6 @@ import dev.tether.net.TrackedServer;
 import dev.tether.net.TrackedSocket;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
-import io.vertx.core.net.NetServerOptions;
-import io.vertx.core.net.NetSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,23 +24,23 @@ public class EchoVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     ServerConfig cfg = ServerConfig.forVerticle(config(), "echo");
-    NetServerOptions net = cfg.netServerOptions();
-    return TrackedServer.listen(vertx, net, cfg.tracking(), cfg.maxConnections(), EchoVerticle::echo)
+    return TrackedServer.create(vertx, cfg.trackedServerOptions())
+      .connectHandler(EchoVerticle::echo)
+      .listen()
       .onSuccess(s -> {
         server = s;
         log.info("{} (tracked echo) listening on {}:{}", cfg.name(), cfg.host(), s.actualPort());
       });
   }
 
-  static void echo(TrackedSocket tracked) {
-    NetSocket socket = tracked.socket();
+  static void echo(TrackedSocket socket) {
     socket.handler(buf -> {
-      tracked.send(buf);
-      if (tracked.writeQueueFull()) {
+      socket.send(buf);
+      if (socket.writeQueueFull()) {
         socket.pause();
       }
     });
-    tracked.drainHandler(v -> socket.resume());
+    socket.drainHandler(v -> socket.resume());
   }
 
   /** The port actually bound (useful with port 0), or -1 before start. */

@@ -71,7 +71,7 @@ public class RecoveryVerticle extends VerticleBase {
     if (set == null) {
       set = byProtocol.getOrDefault(event.protocol(), fallback);
     }
-    Decision d = set.select(event).decide(event);
+    Decision d = set.decide(event); // guarded: a policy that throws counts as close, FAILED
     log.debug("{} on {}: {} by {}", event.kind(), event.connection(), d.action(), d.policy());
     msg.reply(d.toJson());
   }

@@ -1,51 +1,111 @@
 package dev.tether;
 
+import dev.tether.internal.ContextAccess;
+import dev.tether.metrics.MicrometerRecorder;
 import dev.tether.metrics.TetherRecorder;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Vertx;
 
+import java.lang.management.ManagementFactory;
 import java.util.Map;
 import java.util.Objects;
-import java.util.UUID;
 import java.util.WeakHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * What every tracked connection of one Vert.x instance shares: the node name used in events and in
- * the recovery address, and the metrics recorder. Installed once per Vert.x instance (MainVerticle
- * does it from configuration); {@link #of(Vertx)} gives defaults when nobody installed one.
+ * the recovery address, and the metrics recorder.
+ *
+ * <p>Nothing has to be installed: {@link #of(Vertx)} gives every Vert.x instance sane defaults the
+ * first time it is asked, namely a node name made of the host name and the process id (plus a
+ * number for the second and later instances of one JVM), and Micrometer meters in Vert.x's own
+ * registry when Vert.x runs with vertx-micrometer-metrics, else no meters.
+ * {@link #install} replaces them (MainVerticle does it from configuration).
+ *
+ * <p>An instance is forgotten when its Vert.x closes; the registry holds Vert.x instances weakly and
+ * never refers back to them, so a closed Vert.x is never kept alive by Tether.
+ *
+ * <p>Threading: any thread.
  */
 public final class Tether {
 
   private static final Map<Vertx, Tether> INSTANCES = new WeakHashMap<>();
+  private static final AtomicInteger DEFAULT_NODES = new AtomicInteger();
+  private static final String PROCESS = processName();
 
-  private final Vertx vertx;
   private final String node;
   private final TetherRecorder recorder;
 
-  private Tether(Vertx vertx, String node, TetherRecorder recorder) {
-    this.vertx = Objects.requireNonNull(vertx);
-    this.node = Objects.requireNonNull(node);
-    this.recorder = Objects.requireNonNull(recorder);
+  private Tether(String node, TetherRecorder recorder) {
+    this.node = Objects.requireNonNull(node, "node");
+    this.recorder = Objects.requireNonNull(recorder, "recorder");
   }
 
   /** Installs (or replaces) the shared state of {@code vertx}. */
   public static Tether install(Vertx vertx, String node, TetherRecorder recorder) {
-    Tether t = new Tether(vertx, node, recorder);
+    Tether t = new Tether(node, recorder);
     synchronized (INSTANCES) {
+      boolean fresh = !INSTANCES.containsKey(vertx);
       INSTANCES.put(vertx, t);
+      if (fresh) {
+        forgetOnClose(vertx);
+      }
     }
     return t;
   }
 
-  /** The shared state of {@code vertx}, created with a random node name and no metrics if absent. */
+  /** The shared state of {@code vertx}, with the defaults described above if nothing was installed. */
   public static Tether of(Vertx vertx) {
+    Objects.requireNonNull(vertx, "vertx");
     synchronized (INSTANCES) {
-      return INSTANCES.computeIfAbsent(vertx,
-        v -> new Tether(v, "node-" + UUID.randomUUID().toString().substring(0, 8), TetherRecorder.NOOP));
+      Tether t = INSTANCES.get(vertx);
+      if (t == null) {
+        int n = DEFAULT_NODES.incrementAndGet();
+        t = new Tether(n == 1 ? PROCESS : PROCESS + "-" + n, defaultRecorder());
+        INSTANCES.put(vertx, t);
+        forgetOnClose(vertx);
+      }
+      return t;
     }
   }
 
-  public Vertx vertx() {
-    return vertx;
+  /** Instances currently known (for tests of the life cycle). */
+  static int known() {
+    synchronized (INSTANCES) {
+      return INSTANCES.size();
+    }
+  }
+
+  private static void forgetOnClose(Vertx vertx) {
+    // the hook holds the Vert.x instance, but Vert.x holds the hook: no path from Tether's map
+    ContextAccess.onVertxClose(vertx, () -> {
+      synchronized (INSTANCES) {
+        INSTANCES.remove(vertx);
+      }
+    });
+  }
+
+  private static TetherRecorder defaultRecorder() {
+    try {
+      Class.forName("io.vertx.micrometer.backends.BackendRegistries", false, Tether.class.getClassLoader());
+    } catch (ClassNotFoundException | LinkageError e) {
+      return TetherRecorder.NOOP;
+    }
+    MeterRegistry registry = VertxMetrics.registry();
+    return registry == null ? TetherRecorder.NOOP : new MicrometerRecorder(registry);
+  }
+
+  /** Loaded only when vertx-micrometer-metrics is on the class path (it is optional). */
+  private static final class VertxMetrics {
+    static MeterRegistry registry() {
+      return io.vertx.micrometer.backends.BackendRegistries.getDefaultNow();
+    }
+  }
+
+  private static String processName() {
+    // no name lookup (it may block on DNS): the environment's host name, if any
+    String host = System.getenv().getOrDefault("HOSTNAME", "node");
+    return host.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + ManagementFactory.getRuntimeMXBean().getPid();
   }
 
   public String node() {

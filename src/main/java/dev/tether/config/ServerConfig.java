@@ -75,6 +75,12 @@ public record ServerConfig(
       sendBufferSize, receiveBufferSize, tracking, json);
   }
 
+  /** The tracked-server options this configuration describes (net options, tracking keys, cap). */
+  public dev.tether.net.TrackedServerOptions trackedServerOptions() {
+    return new dev.tether.net.TrackedServerOptions(netServerOptions()).setTracking(tracking)
+      .setMaxConnections(maxConnections);
+  }
+
   /** The Vert.x server options this configuration describes. */
   public io.vertx.core.net.NetServerOptions netServerOptions() {
     io.vertx.core.net.NetServerOptions o = new io.vertx.core.net.NetServerOptions().setHost(host).setPort(port);

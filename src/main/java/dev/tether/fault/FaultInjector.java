@@ -1,6 +1,6 @@
 package dev.tether.fault;
 
-import dev.tether.net.PartialWriteException;
+import dev.tether.net.spi.PartialWriteException;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
@@ -28,6 +28,8 @@ public final class FaultInjector extends ChannelOutboundHandlerAdapter {
   // State accessed exclusively from the channel's event loop
   private long writes;
   private int faults;
+  /** Writes waiting behind a delayed refusal (see {@link FaultPlan#withRefusalDelayMs}). */
+  private final java.util.ArrayDeque<Delayed> delayed = new java.util.ArrayDeque<>();
 
   FaultInjector(FaultPlan plan, long seed) {
     this.plan = plan;
@@ -46,6 +48,11 @@ public final class FaultInjector extends ChannelOutboundHandlerAdapter {
 
   @Override
   public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+    if (!delayed.isEmpty()) {
+      // a delayed refusal is pending: what comes after it waits behind it, in order, as in a transport's queue
+      delayed.addLast(new Delayed(msg, promise, null));
+      return;
+    }
     if (!(msg instanceof ByteBuf buf) || !buf.isReadable()) {
       ctx.write(msg, promise);
       return;
@@ -61,17 +68,24 @@ public final class FaultInjector extends ChannelOutboundHandlerAdapter {
     if (pass == null && roll < plan.partialWriteRate() && len > 1) {
       pass = 1 + random.nextInt(len - 1);
     }
+    Throwable refusal = null;
     if (plan.failWrites().contains(n)
       || (pass == null && roll >= plan.partialWriteRate() && roll < plan.partialWriteRate() + plan.writeFailureRate())) {
-      faults++;
-      buf.release();
-      promise.tryFailure(new InjectedWriteFault("injected: write #" + n + " of " + len + " bytes refused"));
+      refusal = new InjectedWriteFault("injected: write #" + n + " of " + len + " bytes refused");
     } else if (plan.allocationFailures().contains(n) || (pass == null
       && roll >= plan.partialWriteRate() + plan.writeFailureRate()
       && roll < plan.partialWriteRate() + plan.writeFailureRate() + plan.allocationFailureRate())) {
+      refusal = new OutOfMemoryError("injected: cannot reserve " + len + " bytes of direct buffer memory");
+    }
+    if (refusal != null) {
       faults++;
+      if (plan.refusalDelayMs() > 0) {
+        delayed.addLast(new Delayed(msg, promise, refusal));
+        ctx.executor().schedule(() -> releaseDelayed(ctx), plan.refusalDelayMs(), TimeUnit.MILLISECONDS);
+        return;
+      }
       buf.release();
-      promise.tryFailure(new OutOfMemoryError("injected: cannot reserve " + len + " bytes of direct buffer memory"));
+      promise.tryFailure(refusal);
     } else if (pass != null && pass > 0 && pass < len) {
       faults++;
       ChannelPromise passed = ctx.newPromise();
@@ -84,8 +98,31 @@ public final class FaultInjector extends ChannelOutboundHandlerAdapter {
     }
   }
 
+  /** Refuses the delayed write, then lets what queued up behind it through, in order. */
+  private void releaseDelayed(ChannelHandlerContext ctx) {
+    Delayed d;
+    while ((d = delayed.pollFirst()) != null) {
+      if (d.refusal != null) {
+        io.netty.util.ReferenceCountUtil.release(d.msg);
+        d.promise.tryFailure(d.refusal);
+      } else if (!ctx.channel().isActive()) {
+        io.netty.util.ReferenceCountUtil.release(d.msg);
+        d.promise.tryFailure(new java.nio.channels.ClosedChannelException());
+      } else {
+        ctx.write(d.msg, d.promise);
+      }
+    }
+    ctx.flush();
+  }
+
+  private record Delayed(Object msg, ChannelPromise promise, Throwable refusal) {
+  }
+
   @Override
   public void flush(ChannelHandlerContext ctx) {
+    if (!delayed.isEmpty()) {
+      return; // flushed when the delayed refusal is released
+    }
     long delay = plan.flushDelayMs();
     if (delay > 0) {
       ctx.executor().schedule(() -> {

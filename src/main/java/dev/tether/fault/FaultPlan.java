@@ -19,7 +19,7 @@ import java.util.TreeSet;
  * <pre>{@code
  * "faults": {"enabled": true, "seed": 7, "writeFailureRate": 0.01, "partialWriteRate": 0.01,
  *            "allocationFailureRate": 0.0, "failWrites": [3], "partialWrites": {"5": 100},
- *            "allocationFailures": [], "flushDelayMs": 0, "maxFaults": 1000}
+ *            "allocationFailures": [], "flushDelayMs": 0, "maxFaults": 1000, "refusalDelayMs": 0}
  * }</pre>
  */
 public record FaultPlan(
@@ -32,9 +32,10 @@ public record FaultPlan(
   double partialWriteRate,
   double allocationFailureRate,
   long flushDelayMs,
-  int maxFaults) {
+  int maxFaults,
+  long refusalDelayMs) {
 
-  public static final FaultPlan NONE = new FaultPlan(false, 0, Set.of(), Map.of(), Set.of(), 0, 0, 0, 0, 0);
+  public static final FaultPlan NONE = new FaultPlan(false, 0, Set.of(), Map.of(), Set.of(), 0, 0, 0, 0, 0, 0);
 
   public FaultPlan {
     failWrites = Set.copyOf(failWrites);
@@ -46,8 +47,8 @@ public record FaultPlan(
     if (writeFailureRate + partialWriteRate + allocationFailureRate > 1) {
       throw new IllegalArgumentException("the fault rates must add up to at most 1");
     }
-    if (flushDelayMs < 0 || maxFaults < 0) {
-      throw new IllegalArgumentException("flushDelayMs and maxFaults must be >= 0");
+    if (flushDelayMs < 0 || maxFaults < 0 || refusalDelayMs < 0) {
+      throw new IllegalArgumentException("flushDelayMs, maxFaults and refusalDelayMs must be >= 0");
     }
   }
 
@@ -59,43 +60,66 @@ public record FaultPlan(
 
   /** A plan that is enabled, with nothing scheduled yet; use the {@code with...} methods. */
   public static FaultPlan seeded(long seed) {
-    return new FaultPlan(true, seed, Set.of(), Map.of(), Set.of(), 0, 0, 0, 0, Integer.MAX_VALUE);
+    return new FaultPlan(true, seed, Set.of(), Map.of(), Set.of(), 0, 0, 0, 0, Integer.MAX_VALUE, 0);
   }
 
   public FaultPlan withFailWrite(long n) {
     Set<Long> s = new TreeSet<>(failWrites);
     s.add(n);
     return new FaultPlan(enabled, seed, s, partialWrites, allocationFailures, writeFailureRate, partialWriteRate,
-      allocationFailureRate, flushDelayMs, maxFaults);
+      allocationFailureRate, flushDelayMs, maxFaults, refusalDelayMs);
   }
 
   public FaultPlan withPartialWrite(long n, int passBytes) {
     Map<Long, Integer> m = new TreeMap<>(partialWrites);
     m.put(n, passBytes);
     return new FaultPlan(enabled, seed, failWrites, m, allocationFailures, writeFailureRate, partialWriteRate,
-      allocationFailureRate, flushDelayMs, maxFaults);
+      allocationFailureRate, flushDelayMs, maxFaults, refusalDelayMs);
   }
 
   public FaultPlan withAllocationFailure(long n) {
     Set<Long> s = new TreeSet<>(allocationFailures);
     s.add(n);
     return new FaultPlan(enabled, seed, failWrites, partialWrites, s, writeFailureRate, partialWriteRate,
-      allocationFailureRate, flushDelayMs, maxFaults);
+      allocationFailureRate, flushDelayMs, maxFaults, refusalDelayMs);
   }
 
   public FaultPlan withRates(double writeFailure, double partialWrite, double allocationFailure) {
     return new FaultPlan(enabled, seed, failWrites, partialWrites, allocationFailures, writeFailure, partialWrite,
-      allocationFailure, flushDelayMs, maxFaults);
+      allocationFailure, flushDelayMs, maxFaults, refusalDelayMs);
   }
 
   public FaultPlan withFlushDelayMs(long ms) {
     return new FaultPlan(enabled, seed, failWrites, partialWrites, allocationFailures, writeFailureRate, partialWriteRate,
-      allocationFailureRate, ms, maxFaults);
+      allocationFailureRate, ms, maxFaults, refusalDelayMs);
   }
 
   public FaultPlan withMaxFaults(int max) {
     return new FaultPlan(enabled, seed, failWrites, partialWrites, allocationFailures, writeFailureRate, partialWriteRate,
-      allocationFailureRate, flushDelayMs, max);
+      allocationFailureRate, flushDelayMs, max, refusalDelayMs);
+  }
+
+  /**
+   * Refusals arrive {@code ms} after the refused write reached the injector instead of at once, the
+   * way a transport that queues writes fails one later; writes behind it wait in the injector in
+   * order meanwhile (as they would in the transport's queue). 0 refuses at once.
+   */
+  public FaultPlan withRefusalDelayMs(long ms) {
+    return new FaultPlan(enabled, seed, failWrites, partialWrites, allocationFailures, writeFailureRate, partialWriteRate,
+      allocationFailureRate, flushDelayMs, maxFaults, ms);
+  }
+
+  /** This plan as the {@code faults} object it is parsed from. */
+  public JsonObject toJson() {
+    JsonObject partial = new JsonObject();
+    new TreeMap<>(partialWrites).forEach((k, v) -> partial.put(String.valueOf(k), v));
+    return new JsonObject().put("enabled", enabled).put("seed", seed)
+      .put("failWrites", new JsonArray(new java.util.ArrayList<>(new TreeSet<>(failWrites))))
+      .put("partialWrites", partial)
+      .put("allocationFailures", new JsonArray(new java.util.ArrayList<>(new TreeSet<>(allocationFailures))))
+      .put("writeFailureRate", writeFailureRate).put("partialWriteRate", partialWriteRate)
+      .put("allocationFailureRate", allocationFailureRate).put("flushDelayMs", flushDelayMs)
+      .put("maxFaults", maxFaults).put("refusalDelayMs", refusalDelayMs);
   }
 
   /** A fresh injector for the connection numbered {@code connection} (its faults depend on the seed and that number). */
@@ -104,7 +128,7 @@ public record FaultPlan(
   }
 
   private static final Set<String> KEYS = Set.of("enabled", "seed", "failWrites", "partialWrites", "allocationFailures",
-    "writeFailureRate", "partialWriteRate", "allocationFailureRate", "flushDelayMs", "maxFaults");
+    "writeFailureRate", "partialWriteRate", "allocationFailureRate", "flushDelayMs", "maxFaults", "refusalDelayMs");
 
   /**
    * Parses a {@code faults} object; null or {@code enabled: false} gives {@link #NONE}.
@@ -134,7 +158,7 @@ public record FaultPlan(
       return new FaultPlan(true, json.getLong("seed", 1L), fail, partial, alloc,
         json.getDouble("writeFailureRate", 0.0), json.getDouble("partialWriteRate", 0.0),
         json.getDouble("allocationFailureRate", 0.0), json.getLong("flushDelayMs", 0L),
-        json.getInteger("maxFaults", Integer.MAX_VALUE));
+        json.getInteger("maxFaults", Integer.MAX_VALUE), json.getLong("refusalDelayMs", 0L));
     } catch (ClassCastException | NumberFormatException e) {
       throw new IllegalArgumentException(where + ": bad value: " + e.getMessage(), e);
     } catch (IllegalArgumentException e) {

@@ -1,6 +1,6 @@
 package dev.tether.fault;
 
-import dev.tether.net.SoftWriteException;
+import dev.tether.net.spi.SoftWriteException;
 
 /** A write refused by the fault injector before it reached the transport. */
 public final class InjectedWriteFault extends SoftWriteException {

@@ -22,4 +22,12 @@ public final class ContextAccess {
     ctx.addCloseHook(closeable);
     return () -> ctx.removeCloseHook(closeable);
   }
+
+  /** Runs {@code hook} once when {@code vertx} closes. */
+  public static void onVertxClose(io.vertx.core.Vertx vertx, Runnable hook) {
+    ((io.vertx.core.internal.VertxInternal) vertx).addCloseHook(completion -> {
+      hook.run();
+      completion.succeed();
+    });
+  }
 }

@@ -7,9 +7,11 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelPromise;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.internal.buffer.BufferInternal;
 import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.net.NetSocket;
+import io.vertx.core.net.impl.ConnectionBase;
 import io.vertx.core.net.impl.VertxConnection;
 
 /**
@@ -23,6 +25,11 @@ public final class NettyAccess {
   public static final String VERTX_HANDLER = "handler";
 
   private NettyAccess() {
+  }
+
+  /** The context that owns {@code socket}: its handlers run there. */
+  public static ContextInternal context(NetSocket socket) {
+    return ((ConnectionBase) socket).context();
   }
 
   public static Channel channel(NetSocket socket) {

@@ -23,12 +23,15 @@ public final class WriteLedger<E extends LedgerEntry> {
   private long pending;
   private long unsent;
   private long resent;
+  /** Entries neither flushed completely nor given up. */
+  private int openCount;
 
   /** Assigns the next stream range to {@code entry} and counts its bytes as accepted and pending. */
   public E accept(E entry, int length) {
     entry.ledgerInit(accepted, length);
     accepted += length;
     pending += length;
+    openCount++;
     open.addLast(entry);
     return entry;
   }
@@ -55,6 +58,7 @@ public final class WriteLedger<E extends LedgerEntry> {
     pending -= bytes;
     boolean done = entry.remaining() == 0;
     if (done) {
+      openCount--;
       entry.ledgerSettle(false);
       trim();
     }
@@ -73,6 +77,7 @@ public final class WriteLedger<E extends LedgerEntry> {
     int rem = entry.remaining();
     unsent += rem;
     pending -= rem;
+    openCount--;
     entry.ledgerSettle(true);
     trim();
     return rem;
@@ -106,6 +111,11 @@ public final class WriteLedger<E extends LedgerEntry> {
 
   public Iterator<E> openEntries() {
     return open.iterator();
+  }
+
+  /** Entries neither flushed completely nor given up: what the pending bytes cost beyond their payload. */
+  public int openCount() {
+    return openCount;
   }
 
   public long accepted() {

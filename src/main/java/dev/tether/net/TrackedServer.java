@@ -1,84 +1,124 @@
 package dev.tether.net;
 
+import dev.tether.Tether;
+import dev.tether.net.impl.TrackedSocketImpl;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.net.NetServer;
-import io.vertx.core.net.NetServerOptions;
+import io.vertx.core.net.NetSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A Vert.x {@link NetServer} whose accepted connections are all {@link TrackedSocket}s, with a cap
- * on open connections (beyond it a new connection is closed at once and logged). Create it from a
- * verticle: connections are handled on that verticle's event loop.
+ * A TCP server whose connections are all {@link TrackedSocket}s, used like Vert.x's
+ * {@code NetServer}:
+ *
+ * <pre>{@code
+ * TrackedServer.create(vertx, new TrackedServerOptions().setName("echo").setPort(7000))
+ *   .connectHandler(socket -> socket.handler(socket::send))
+ *   .listen();
+ * }</pre>
+ *
+ * Beyond {@code maxConnections} open connections a new one is closed at once and logged. Create and
+ * listen from a verticle: its connections are handled on that verticle's event loop (with
+ * {@code instances > 1} Vert.x spreads them over the instances, as for a NetServer).
+ *
+ * <p>Threading: the connection count is kept per event loop that accepts; everything else is
+ * immutable once listening.
  */
 public final class TrackedServer {
 
   private static final Logger log = LoggerFactory.getLogger(TrackedServer.class);
   private static final AtomicLong NUMBERS = new AtomicLong();
 
+  private final Vertx vertx;
   private final NetServer server;
-  private final TrackingOptions options;
-  private final int maxConnections;
-  // State accessed exclusively from the creating verticle's event loop
+  private final TrackedServerOptions options;
+  private volatile Handler<TrackedSocket> handler;
+  // State accessed exclusively from the accepting event loop
   private int open;
   private long accepted;
   /** Removes this server from {@link ListeningServers}; set once listening. */
-  private Runnable unregister;
+  private volatile Runnable unregister;
 
-  private TrackedServer(NetServer server, TrackingOptions options, int maxConnections) {
-    this.server = server;
-    this.options = options;
-    this.maxConnections = maxConnections;
+  private TrackedServer(Vertx vertx, TrackedServerOptions options) {
+    this.vertx = vertx;
+    this.options = new TrackedServerOptions(options);
+    this.server = vertx.createNetServer(this.options);
+    Tether.of(vertx).recorder().registerServer(this.options.getName());
+    server.connectHandler(this::accept);
   }
 
-  /**
-   * Listens with {@code netOptions} and hands each accepted connection, already tracked, to
-   * {@code handler}.
-   */
-  public static Future<TrackedServer> listen(Vertx vertx, NetServerOptions netOptions, TrackingOptions options,
-                                             int maxConnections, Handler<TrackedSocket> handler) {
-    dev.tether.Tether.of(vertx).recorder().registerServer(options.server());
-    NetServer ns = vertx.createNetServer(netOptions);
-    TrackedServer ts = new TrackedServer(ns, options, maxConnections);
-    ns.connectHandler(socket -> {
-      if (ts.open >= maxConnections) {
-        log.warn("{}: refusing connection from {}: {} connections open (maxConnections)", options.server(),
-          socket.remoteAddress(), ts.open);
-        socket.close();
-        return;
-      }
-      ts.open++;
-      TrackedSocket tracked = TrackedSocket.wrap(vertx, socket, options, NUMBERS.incrementAndGet(), ++ts.accepted);
-      tracked.onEnd(() -> ts.open--);
-      handler.handle(tracked);
-    });
-    return ns.listen().map(ts).onSuccess(v -> ts.registerListening(vertx, netOptions.getHost()));
+  /** A server with {@code options}; set the connect handler, then {@link #listen()}. */
+  public static TrackedServer create(Vertx vertx, TrackedServerOptions options) {
+    return new TrackedServer(vertx, options);
   }
 
-  /** Records this server in {@link ListeningServers} until it is closed or its verticle undeployed. */
-  private void registerListening(Vertx vertx, String host) {
-    unregister = ListeningServers.register(vertx, options.server(), host, server.actualPort());
+  /** Receives each accepted connection, already tracked, on the accepting context. */
+  public TrackedServer connectHandler(Handler<TrackedSocket> handler) {
+    this.handler = handler;
+    return this;
+  }
+
+  /** Listens on the options' host and port. */
+  public Future<TrackedServer> listen() {
+    return server.listen().map(this).onSuccess(v -> unregister =
+      ListeningServers.register(vertx, options.getName(), options.getHost(), server.actualPort()));
+  }
+
+  private void accept(NetSocket socket) {
+    TrackingOptions tracking = options.tracking();
+    if (open >= options.getMaxConnections()) {
+      log.warn("{}: refusing connection from {}: {} connections open (maxConnections)", tracking.server(),
+        socket.remoteAddress(), open);
+      socket.close();
+      return;
+    }
+    open++;
+    TrackedSocketImpl tracked;
+    try {
+      tracked = TrackedSocketImpl.create(vertx, socket, tracking, NUMBERS.incrementAndGet(), ++accepted);
+    } catch (RuntimeException e) {
+      open--;
+      log.warn("{}: cannot track connection from {}: {}", tracking.server(), socket.remoteAddress(), e.toString());
+      socket.close();
+      return;
+    }
+    tracked.onEnd(() -> open--);
+    Handler<TrackedSocket> h = handler;
+    if (h == null) {
+      log.warn("{}: no connect handler set; closing connection from {}", tracking.server(), socket.remoteAddress());
+      tracked.close();
+      return;
+    }
+    try {
+      h.handle(tracked);
+    } catch (Throwable t) {
+      log.warn("{}: the connect handler threw for {}; closing it", tracked.id(), tracked.remote(), t);
+      tracked.close();
+    }
   }
 
   public int actualPort() {
     return server.actualPort();
   }
 
-  public TrackingOptions options() {
+  public TrackedServerOptions options() {
     return options;
   }
 
-  public int maxConnections() {
-    return maxConnections;
+  /** Connections open now on the calling event loop's share of the server. */
+  public int openConnections() {
+    return open;
   }
 
   public Future<Void> close() {
-    if (unregister != null) {
-      unregister.run();
+    Runnable u = unregister;
+    if (u != null) {
+      u.run();
     }
     return server.close();
   }

@@ -19,6 +19,15 @@ public final class TrackingOptions {
   public static final long DEFAULT_MAX_PENDING_BYTES = 4L << 20;
   /** Default back-pressure mark: 256 KiB pending makes {@code writeQueueFull()} true; drain at half. */
   public static final long DEFAULT_HIGH_WATER_MARK = 256L << 10;
+  /**
+   * What one pending write costs in heap beyond its payload, as the caps count it: the write's own
+   * object (ledger entry and Netty promise), the user's buffer wrapper, Netty's outbound-buffer
+   * entry and the queue slots. Measured with 1-byte writes into a peer that never reads (see
+   * docs/architecture.md, "What a write costs"), rounded up. {@code maxPendingBytes} and the
+   * high-water mark compare {@code payload + WRITE_OVERHEAD_BYTES * writes}, so a flood of tiny
+   * writes is bounded by memory, not by payload alone.
+   */
+  public static final int WRITE_OVERHEAD_BYTES = 256;
   /** Default time to wait for the recovery verticle's decision before applying the local policy. */
   public static final long DEFAULT_DECISION_TIMEOUT_MS = 500;
 
@@ -29,9 +38,41 @@ public final class TrackingOptions {
   private long highWaterMark = DEFAULT_HIGH_WATER_MARK;
   private long decisionTimeoutMs = DEFAULT_DECISION_TIMEOUT_MS;
   private PolicySet policies = PolicySet.closeAll();
+  /** The {@code policies} object the policies were built from, if they were (for {@link #toJson}). */
+  private JsonObject policiesConfig;
   private FaultPlan faults = FaultPlan.NONE;
 
   public TrackingOptions() {
+  }
+
+  /** A copy of {@code other} (policies and fault plan are immutable and shared). */
+  public TrackingOptions(TrackingOptions other) {
+    this.server = other.server;
+    this.protocol = other.protocol;
+    this.writeTimeoutMs = other.writeTimeoutMs;
+    this.maxPendingBytes = other.maxPendingBytes;
+    this.highWaterMark = other.highWaterMark;
+    this.decisionTimeoutMs = other.decisionTimeoutMs;
+    this.policies = other.policies;
+    this.policiesConfig = other.policiesConfig == null ? null : other.policiesConfig.copy();
+    this.faults = other.faults;
+  }
+
+  /**
+   * The tracking keys as {@link #fromJson} reads them. {@code policies} is included when the
+   * policies came from JSON ({@link #setPolicies(JsonObject, String)} or {@link #fromJson}).
+   */
+  public JsonObject toJson() {
+    JsonObject json = new JsonObject()
+      .put("writeTimeoutMs", writeTimeoutMs)
+      .put("maxPendingBytes", maxPendingBytes)
+      .put("highWaterMark", highWaterMark)
+      .put("decisionTimeoutMs", decisionTimeoutMs);
+    if (policiesConfig != null) {
+      json.put("policies", policiesConfig.copy());
+    }
+    json.put("faults", faults.enabled() ? faults.toJson() : new JsonObject().put("enabled", false));
+    return json;
   }
 
   /**
@@ -52,7 +93,9 @@ public final class TrackingOptions {
     if (policies != null && !(policies instanceof JsonObject)) {
       throw new IllegalArgumentException(where + ".policies: must be an object");
     }
-    o.setPolicies(PolicySet.fromJson((JsonObject) policies, where + ".policies"));
+    if (policies != null) {
+      o.setPolicies((JsonObject) policies, where + ".policies");
+    }
     Object faults = json.getValue("faults");
     if (faults != null && !(faults instanceof JsonObject)) {
       throw new IllegalArgumentException(where + ".faults: must be an object");
@@ -156,7 +199,20 @@ public final class TrackingOptions {
   }
 
   public TrackingOptions setPolicies(PolicySet policies) {
-    this.policies = policies;
+    this.policies = policies == null ? PolicySet.closeAll() : policies;
+    this.policiesConfig = null;
+    return this;
+  }
+
+  /**
+   * Policies from a {@code policies} object, e.g.
+   * {@code {"default": "close", "soft": {"policy": "resend-remainder", "maxAttempts": 5}}}.
+   *
+   * @param where configuration path used in error messages
+   */
+  public TrackingOptions setPolicies(JsonObject policies, String where) {
+    this.policies = PolicySet.fromJson(policies, where);
+    this.policiesConfig = policies == null ? null : policies.copy();
     return this;
   }
 

@@ -80,7 +80,7 @@ public final class FailureReporter {
       .recover(err -> {
         log.debug("{}: no decision from the recovery verticle ({}), applying the local policy", e.connection(),
           err.getMessage());
-        return Future.succeededFuture(policies.select(e).decide(e));
+        return Future.succeededFuture(policies.decide(e));
       });
   }
 

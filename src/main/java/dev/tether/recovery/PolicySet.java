@@ -1,11 +1,17 @@
 package dev.tether.recovery;
 
+import dev.tether.event.Action;
+import dev.tether.event.Decision;
 import dev.tether.event.FailureEvent;
 import dev.tether.event.FailureKind;
 import io.vertx.core.json.JsonObject;
 
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The policies of one server: one per failure kind where configured, else one for soft failures,
@@ -18,6 +24,10 @@ import java.util.Map;
  * }}</pre>
  */
 public final class PolicySet {
+
+  private static final Logger log = LoggerFactory.getLogger(PolicySet.class);
+  /** Policy classes whose failure was logged with its stack trace already. */
+  private static final Set<Class<?>> WARNED = ConcurrentHashMap.newKeySet();
 
   private final RecoveryPolicy defaultPolicy;
   private final RecoveryPolicy softPolicy;
@@ -64,6 +74,32 @@ public final class PolicySet {
       }
     }
     return new PolicySet(def, soft, byKind);
+  }
+
+  /**
+   * Decides {@code event} with the policy selected for it, guarded: a policy that throws, or
+   * returns no decision, counts as {@code close}, escalated (its outcome is {@code FAILED}), with
+   * the reason in the decision's message. Logged once per failure with the connection id.
+   */
+  public Decision decide(FailureEvent event) {
+    RecoveryPolicy p = select(event);
+    String name = "unknown";
+    try {
+      name = String.valueOf(p.name());
+      Decision d = p.decide(event);
+      if (d == null) {
+        throw new IllegalStateException("returned no decision");
+      }
+      return d;
+    } catch (Throwable t) {
+      String reason = "policy '" + name + "' failed to decide " + event.kind() + ": " + t;
+      if (WARNED.add(p.getClass())) {
+        log.warn("{}: {}; closing the connection instead", event.connection(), reason, t);
+      } else {
+        log.warn("{}: {}; closing the connection instead", event.connection(), reason);
+      }
+      return new Decision(Action.CLOSE, 0, name, true, reason);
+    }
   }
 
   public RecoveryPolicy select(FailureEvent event) {

@@ -6,6 +6,7 @@ import dev.tether.event.FailureEvent;
 import dev.tether.event.FailureKind;
 import dev.tether.event.RecoveryOutcome;
 import dev.tether.net.TrackedServer;
+import dev.tether.net.TrackedServerOptions;
 import dev.tether.net.TrackedSocket;
 import dev.tether.net.TrackingOptions;
 import dev.tether.recovery.FailureReporter;
@@ -74,7 +75,8 @@ public final class SessionServer {
   public static Future<SessionServer> listen(Vertx vertx, NetServerOptions net, TrackingOptions tracking,
                                              int maxConnections, SessionOptions options, SessionApplication app) {
     SessionServer s = new SessionServer(vertx, options, tracking, app);
-    return TrackedServer.listen(vertx, net, tracking, maxConnections, s::accept).map(ts -> {
+    TrackedServerOptions o = new TrackedServerOptions(net).setTracking(tracking).setMaxConnections(maxConnections);
+    return TrackedServer.create(vertx, o).connectHandler(s::accept).listen().map(ts -> {
       s.server = ts;
       return s;
     });
@@ -255,7 +257,7 @@ public final class SessionServer {
     public void pause() {
       paused = true;
       if (conn != null) {
-        conn.tracked.socket().pause();
+        conn.tracked.pause();
       }
     }
 
@@ -263,7 +265,7 @@ public final class SessionServer {
     public void resume() {
       paused = false;
       if (conn != null && conn.state == ConnState.ATTACHED) {
-        conn.tracked.socket().resume();
+        conn.tracked.resume();
       }
     }
 
@@ -297,7 +299,7 @@ public final class SessionServer {
       cancelTtl();
       conn = c;
       if (paused) {
-        c.tracked.socket().pause();
+        c.tracked.pause();
       }
     }
 
@@ -414,8 +416,8 @@ public final class SessionServer {
           session.drainHandler.handle(null);
         }
       });
-      tracked.socket().endHandler(v -> onEnd());
-      tracked.socket().handler(this::onData);
+      tracked.endHandler(v -> onEnd());
+      tracked.handler(this::onData);
       helloTimer = vertx.setTimer(options.helloTimeoutMs(), t -> {
         helloTimer = -1;
         if (state == ConnState.AWAIT_HELLO) {
@@ -651,7 +653,7 @@ public final class SessionServer {
       if (!tracked.isClosed()) {
         tracked.send(Frames.error(code, message));
         if (protocolError) {
-          tracked.reportReadFailure(FailureKind.PROTOCOL_ERROR, new ProtocolException(code, message));
+          tracked.reportFailure(FailureKind.PROTOCOL_ERROR, new ProtocolException(code, message));
         }
       }
       close();
@@ -662,7 +664,7 @@ public final class SessionServer {
         return;
       }
       state = ConnState.CLOSED;
-      tracked.socket().pause();
+      tracked.pause();
       detach();
       tracked.close();
     }

@@ -70,7 +70,7 @@ class LedgerConservationProperties {
           if (ts.isClosed()) {
             break;
           }
-          l.add(ts.write(Buffer.buffer().appendBytes(stream, off, n)));
+          l.add(ts.writeTracked(Buffer.buffer().appendBytes(stream, off, n)));
           off += n;
         }
         return l;

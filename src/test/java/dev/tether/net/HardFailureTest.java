@@ -54,7 +54,7 @@ class HardFailureTest {
       List<Future<WriteReceipt>> fs = c.call(ts -> {
         List<Future<WriteReceipt>> l = new ArrayList<>();
         for (int i = 0; i < 64; i++) {
-          l.add(ts.write(Buffer.buffer(chunk)));
+          l.add(ts.writeTracked(Buffer.buffer(chunk)));
         }
         return l;
       });
@@ -113,7 +113,7 @@ class HardFailureTest {
             h.vertx.cancelTimer(id);
             return;
           }
-          fs.add(ts.write(Buffer.buffer(chunk)));
+          fs.add(ts.writeTracked(Buffer.buffer(chunk)));
         });
       });
       JsonObject timeout = h.awaitFailure(kind("WRITE_TIMEOUT"));

@@ -47,12 +47,12 @@ class SoftFailureBehindFlushTest {
         .put("soft", new JsonObject().put("policy", "resend-remainder").put("initialDelayMs", 1).put("maxDelayMs", 5)
           .put("maxAttempts", 3)), "policies"))
       .setDecisionTimeoutMs(50);
-    TrackedServer server = TrackedServer.listen(vertx, new NetServerOptions().setHost("127.0.0.1").setPort(0), options,
-      10, tracked -> tracked.socket().handler(buf -> {
+    TrackedServer server = TrackedServer.create(vertx, new TrackedServerOptions().setPort(0).setTracking(options))
+      .connectHandler(tracked -> tracked.handler(buf -> {
         // two writes inside one read: Vert.x flushes after the read, so #1 is still unflushed when #2 is refused
         tracked.send(Buffer.buffer("first-"));
         tracked.send(Buffer.buffer("second"));
-      })).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      })).listen().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     try (Socket s = new Socket("127.0.0.1", server.actualPort())) {
       s.setSoTimeout(10_000);
       s.getOutputStream().write('x');

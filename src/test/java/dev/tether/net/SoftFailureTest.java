@@ -44,7 +44,7 @@ class SoftFailureTest {
     List<Future<WriteReceipt>> fs = new ArrayList<>();
     for (int off = 0; off < stream.length; off += chunk) {
       int len = Math.min(chunk, stream.length - off);
-      fs.add(ts.write(Buffer.buffer().appendBytes(stream, off, len)));
+      fs.add(ts.writeTracked(Buffer.buffer().appendBytes(stream, off, len)));
     }
     return fs;
   }

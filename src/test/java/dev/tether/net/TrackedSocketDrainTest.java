@@ -34,8 +34,8 @@ class TrackedSocketDrainTest {
       .setMaxPendingBytes(64L << 20);
     CountDownLatch written = new CountDownLatch(1);
     CompletableFuture<Integer> port = new CompletableFuture<>();
-    vertx.runOnContext(v -> TrackedServer.listen(vertx, new NetServerOptions().setHost("127.0.0.1").setPort(0), options, 10,
-        tracked -> tracked.socket().handler(go -> {
+    vertx.runOnContext(v -> TrackedServer.create(vertx, new TrackedServerOptions().setPort(0).setTracking(options))
+      .connectHandler(tracked -> tracked.handler(go -> {
           if (written.getCount() == 0) {
             return;
           }
@@ -47,6 +47,7 @@ class TrackedSocketDrainTest {
           }));
           written.countDown();
         }))
+      .listen()
       .onSuccess(s -> port.complete(s.actualPort()))
       .onFailure(ctx::failNow));
     try (Socket peer = new Socket("127.0.0.1", port.get(10, TimeUnit.SECONDS))) {

@@ -4,6 +4,7 @@ import dev.tether.Tether;
 import dev.tether.event.Addresses;
 import dev.tether.metrics.MicrometerRecorder;
 import dev.tether.net.TrackedServer;
+import dev.tether.net.TrackedServerOptions;
 import dev.tether.net.TrackedSocket;
 import dev.tether.net.TrackingOptions;
 import io.micrometer.core.instrument.Counter;
@@ -92,12 +93,13 @@ public final class Harness implements AutoCloseable {
     await(h.vertx.deployVerticle(new VerticleBase() {
       @Override
       public Future<?> start() {
-        return TrackedServer.listen(vertx, net, options, 1000, ts -> {
-          if (onConnect != null) {
-            onConnect.accept(ts);
-          }
-          h.accepted.add(new Conn(ts, context));
-        }).onSuccess(s -> h.server = s);
+        return TrackedServer.create(vertx, new TrackedServerOptions(net).setTracking(options).setMaxConnections(1000))
+          .connectHandler(ts -> {
+            if (onConnect != null) {
+              onConnect.accept(ts);
+            }
+            h.accepted.add(new Conn(ts, context));
+          }).listen().onSuccess(s -> h.server = s);
       }
     }));
     return h;

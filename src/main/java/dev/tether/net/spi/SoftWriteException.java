@@ -1,4 +1,4 @@
-package dev.tether.net;
+package dev.tether.net.spi;
 
 /**
  * A write refused before it reached the transport while the connection stays usable: a pipeline

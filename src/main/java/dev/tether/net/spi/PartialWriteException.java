@@ -1,4 +1,4 @@
-package dev.tether.net;
+package dev.tether.net.spi;
 
 import io.netty.channel.ChannelFuture;
 

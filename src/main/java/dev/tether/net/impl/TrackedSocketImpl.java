@@ -1,0 +1,998 @@
+package dev.tether.net.impl;
+
+import dev.tether.Tether;
+import dev.tether.event.Action;
+import dev.tether.event.Decision;
+import dev.tether.event.Direction;
+import dev.tether.event.FailureEvent;
+import dev.tether.event.FailureKind;
+import dev.tether.event.RecoveryOutcome;
+import dev.tether.fault.FaultInjector;
+import dev.tether.internal.NettyAccess;
+import dev.tether.ledger.LedgerSnapshot;
+import dev.tether.ledger.WriteLedger;
+import dev.tether.metrics.TetherRecorder;
+import dev.tether.net.TrackedSocket;
+import dev.tether.net.TrackingOptions;
+import dev.tether.net.WriteFailedException;
+import dev.tether.net.WriteReceipt;
+import dev.tether.net.impl.Callbacks.Kind;
+import dev.tether.net.impl.TrackedWrite.Stage;
+import dev.tether.net.spi.PartialWriteException;
+import dev.tether.recovery.FailureReporter;
+import io.netty.channel.Channel;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.internal.PromiseInternal;
+import io.vertx.core.net.NetSocket;
+import io.vertx.core.net.SocketAddress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The tracked socket: the Vert.x face of a connection (streams, handlers, threading) and its books.
+ * The pieces it is made of each have one job:
+ * <ul>
+ *   <li>{@link WriteTracker}, the Netty handler where writes enter the transport: it keeps the
+ *       stream's order, holds writes after a soft failure and replays them;</li>
+ *   <li>{@link WriteLedger} with {@link TrackedWrite} entries: the byte accounting;</li>
+ *   <li>{@link WriteTimeouts}: stall detection;</li>
+ *   <li>{@link Callbacks}: user callbacks, deferred past state changes and guarded;</li>
+ *   <li>{@link FailureReporter}: events, decisions and outcomes on the event bus.</li>
+ * </ul>
+ * This class ties them together: it accounts for what the tracker reports, turns failures into
+ * events and carries decisions out.
+ *
+ * <p>Threading: everything below runs on the event loop of the socket's context; public methods
+ * hop onto it or refuse to run elsewhere (see {@link TrackedSocket}).
+ */
+public final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
+
+  private static final Logger log = LoggerFactory.getLogger(TrackedSocketImpl.class);
+  private static final AtomicLong NUMBERS = new AtomicLong();
+
+  private enum State { OPEN, CLOSED }
+
+  // Immutable after construction
+  private final Vertx vertx;
+  private final NetSocket socket;
+  private final Channel channel;
+  private final ContextInternal context;
+  private final TrackingOptions options;
+  private final TetherRecorder recorder;
+  private final String server;
+  private final String id;
+  private final String remote;
+  private final FaultInjector injector;
+  private final FailureReporter reporter;
+  private final Callbacks callbacks;
+  private final WriteTracker tracker;
+  private final WriteTimeouts timeouts;
+  private final PromiseInternal<Void> closed;
+
+  // State accessed exclusively from the connection's event loop
+  private final WriteLedger<TrackedWrite> ledger = new WriteLedger<>();
+  private State state = State.OPEN;
+  private long highWaterMark;
+  /** The soft failure being handled while the tracker is latched. */
+  private SoftFailure soft;
+  /** Soft failures in the current episode (reset once a replay is completely flushed). */
+  private int softAttempt;
+  /** The soft failure whose replay is under way, its last resent write and the bytes resent. */
+  private SoftFailure replay;
+  private long replayBytes;
+  private TrackedWrite replayLast;
+  /** An overflow left a gap in the stream: later writes are refused until its decision. */
+  private FailureEvent gap;
+  /** Bytes refused since the overflow that opened the gap (the overflowing write included). */
+  private long gapBytes;
+  /** The first hard failure, reported when the connection has closed. */
+  private Throwable hardCause;
+  /** Set when we close the connection on a decision: what was pending is given up under that event. */
+  private FailureEvent closingFor;
+  private Decision closingDecision;
+  private boolean closeRequested;
+  private boolean readFailed;
+  /** A write timeout was reported and nothing has been flushed since: one event per stall. */
+  private boolean stalled;
+  private long timeoutTimer = -1;
+  private boolean full;
+  private Runnable endHook;
+
+  // Handlers: set from any thread, read on the event loop
+  private volatile Handler<Void> drainHandler;
+  private volatile Handler<Void> closeHandler;
+  private volatile Handler<Throwable> exceptionHandler;
+  private volatile Handler<FailureEvent> failureHandler;
+  private volatile Handler<RecoveryOutcome> outcomeHandler;
+
+  private TrackedSocketImpl(Vertx vertx, NetSocket socket, TrackingOptions options, long number, long faultIndex) {
+    this.vertx = vertx;
+    this.socket = socket;
+    this.channel = NettyAccess.channel(socket);
+    this.context = NettyAccess.context(socket);
+    this.options = options;
+    Tether tether = Tether.of(vertx);
+    this.recorder = tether.recorder();
+    this.server = options.server();
+    this.id = server + "-" + number;
+    SocketAddress ra = socket.remoteAddress();
+    this.remote = ra == null ? "unknown" : ra.host() + ":" + ra.port();
+    this.injector = options.faults().enabled() ? options.faults().newInjector(faultIndex) : null;
+    this.reporter = new FailureReporter(vertx, server, options.protocol(), options.policies(), options.decisionTimeoutMs());
+    this.callbacks = new Callbacks(id);
+    this.tracker = new WriteTracker(socket, this);
+    this.timeouts = new WriteTimeouts(options.writeTimeoutMs());
+    this.highWaterMark = options.highWaterMark();
+    this.closed = context.promise();
+  }
+
+  /** A number unique in this JVM, for connection ids of sockets wrapped outside a server. */
+  public static long nextNumber() {
+    return NUMBERS.incrementAndGet();
+  }
+
+  /**
+   * Wraps {@code socket} on its event loop (at once when called there).
+   *
+   * @param faultIndex the index that seeds this connection's faults (a server numbers its own
+   *                   connections from 1, so the same seed gives the same faults run after run)
+   */
+  public static Future<TrackedSocket> wrap(Vertx vertx, NetSocket socket, TrackingOptions options, long number,
+                                           long faultIndex) {
+    ContextInternal ctx = NettyAccess.context(socket);
+    if (NettyAccess.channel(socket).eventLoop().inEventLoop()) {
+      return Future.succeededFuture(create(vertx, socket, options, number, faultIndex));
+    }
+    Promise<TrackedSocket> p = ctx.promise();
+    ctx.runOnContext(v -> p.complete(create(vertx, socket, options, number, faultIndex)));
+    return p.future();
+  }
+
+  /** Wraps {@code socket}; must be called on its event loop. */
+  public static TrackedSocketImpl create(Vertx vertx, NetSocket socket, TrackingOptions options, long number,
+                                         long faultIndex) {
+    TrackedSocketImpl ts = new TrackedSocketImpl(vertx, socket, options, number, faultIndex);
+    ts.install();
+    return ts;
+  }
+
+  private void install() {
+    requireLoop("wrap");
+    recorder.connections(server, 1);
+    if (!NettyAccess.addFirstOutbound(socket, WriteTracker.NAME, tracker)) {
+      // already closed: nothing can be written, the close handler will report
+      log.debug("{} closed before tracking started", id);
+    } else if (injector != null) {
+      NettyAccess.addBefore(socket, WriteTracker.NAME, FaultInjector.NAME, injector);
+    }
+    socket.exceptionHandler(this::onException);
+    socket.closeHandler(v -> onClosed());
+  }
+
+  /** For the server: runs once after the connection ended, whatever user code did. */
+  public void onEnd(Runnable hook) {
+    this.endHook = hook;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Threading
+
+  private boolean onLoop() {
+    return channel.eventLoop().inEventLoop();
+  }
+
+  private void requireLoop(String what) {
+    if (!onLoop()) {
+      throw new IllegalStateException(what + " of tracked socket " + id + " called on " + Thread.currentThread().getName()
+        + ", off its event loop; call it from the socket's context (context().runOnContext)");
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Identity
+
+  @Override
+  public String id() {
+    return id;
+  }
+
+  @Override
+  public String remote() {
+    return remote;
+  }
+
+  @Override
+  public SocketAddress remoteAddress() {
+    return socket.remoteAddress();
+  }
+
+  @Override
+  public SocketAddress localAddress() {
+    return socket.localAddress();
+  }
+
+  @Override
+  public Context context() {
+    return context;
+  }
+
+  @Override
+  public TrackingOptions options() {
+    return options;
+  }
+
+  @Override
+  public FaultInjector injector() {
+    return injector;
+  }
+
+  @Override
+  public String toString() {
+    return "TrackedSocket[" + id + " " + remote + "]";
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writing: public face
+
+  @Override
+  public Future<Void> write(Buffer data) {
+    PromiseInternal<Void> p = context.promise();
+    if (onLoop()) {
+      enterWrite(data, p, false);
+    } else {
+      context.runOnContext(v -> enterWrite(data, p, false));
+    }
+    return p.future();
+  }
+
+  @Override
+  public Future<WriteReceipt> writeTracked(Buffer data) {
+    PromiseInternal<WriteReceipt> p = context.promise();
+    if (onLoop()) {
+      enterWrite(data, p, true);
+    } else {
+      context.runOnContext(v -> enterWrite(data, p, true));
+    }
+    return p.future();
+  }
+
+  @Override
+  public void send(Buffer data) {
+    if (onLoop()) {
+      enterWrite(data, null, false);
+    } else {
+      context.runOnContext(v -> enterWrite(data, null, false));
+    }
+  }
+
+  private void enterWrite(Buffer data, Promise<?> waiter, boolean receipt) {
+    callbacks.enter();
+    try {
+      doWrite(data, waiter, receipt);
+    } finally {
+      callbacks.exit();
+    }
+  }
+
+  @Override
+  public Future<Void> end() {
+    return close();
+  }
+
+  @Override
+  public Future<Void> close() {
+    if (!onLoop()) {
+      context.runOnContext(v -> close());
+      return closed.future();
+    }
+    if (state != State.CLOSED && !closeRequested) {
+      closeRequested = true;
+      socket.close();
+    }
+    return closed.future();
+  }
+
+  @Override
+  public TrackedSocket setWriteQueueMaxSize(int maxBytes) {
+    if (maxBytes <= 0) {
+      throw new IllegalArgumentException("write queue max size must be > 0, got " + maxBytes);
+    }
+    long mark = Math.min(maxBytes, options.maxPendingBytes());
+    if (onLoop()) {
+      highWaterMark = mark;
+    } else {
+      context.runOnContext(v -> highWaterMark = mark);
+    }
+    return this;
+  }
+
+  @Override
+  public boolean writeQueueFull() {
+    requireLoop("writeQueueFull");
+    if (pendingCost() >= highWaterMark) {
+      full = true; // remember the episode: the drain handler runs when it ends
+      return true;
+    }
+    return false;
+  }
+
+  @Override
+  public TrackedSocket drainHandler(Handler<Void> handler) {
+    this.drainHandler = handler;
+    return this;
+  }
+
+  @Override
+  public TrackedSocket exceptionHandler(Handler<Throwable> handler) {
+    this.exceptionHandler = handler;
+    return this;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reading: the socket's read side, with user handlers guarded
+
+  @Override
+  public TrackedSocket handler(Handler<Buffer> handler) {
+    socket.handler(handler == null ? null : buf -> onData(handler, buf));
+    return this;
+  }
+
+  private void onData(Handler<Buffer> handler, Buffer buf) {
+    callbacks.enter();
+    try {
+      handler.handle(buf);
+    } catch (Throwable t) {
+      callbacks.threw(Kind.READ, t);
+    } finally {
+      callbacks.exit();
+    }
+  }
+
+  @Override
+  public TrackedSocket pause() {
+    socket.pause();
+    return this;
+  }
+
+  @Override
+  public TrackedSocket resume() {
+    socket.resume();
+    return this;
+  }
+
+  @Override
+  public TrackedSocket fetch(long amount) {
+    socket.fetch(amount);
+    return this;
+  }
+
+  @Override
+  public TrackedSocket endHandler(Handler<Void> handler) {
+    socket.endHandler(handler == null ? null : v -> callbacks.run(() -> callbacks.post(Kind.END, () -> handler.handle(null))));
+    return this;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Life cycle and books: public face
+
+  @Override
+  public TrackedSocket closeHandler(Handler<Void> handler) {
+    this.closeHandler = handler;
+    return this;
+  }
+
+  @Override
+  public TrackedSocket failureHandler(Handler<FailureEvent> handler) {
+    this.failureHandler = handler;
+    return this;
+  }
+
+  @Override
+  public TrackedSocket outcomeHandler(Handler<RecoveryOutcome> handler) {
+    this.outcomeHandler = handler;
+    return this;
+  }
+
+  @Override
+  public void reportFailure(FailureKind kind, Throwable cause) {
+    if (!onLoop()) {
+      context.runOnContext(v -> reportFailure(kind, cause));
+      return;
+    }
+    callbacks.run(() -> {
+      if (state != State.CLOSED) {
+        report(event(kind, Direction.READ, 0, 0, 0, cause, 1, false));
+      }
+    });
+  }
+
+  @Override
+  public LedgerSnapshot ledger() {
+    requireLoop("ledger");
+    return ledger.snapshot();
+  }
+
+  @Override
+  public void checkInvariant() {
+    requireLoop("checkInvariant");
+    ledger.checkInvariant();
+    if (state == State.CLOSED && ledger.pending() != 0) {
+      throw new IllegalStateException(id + ": " + ledger.pending() + " bytes pending after close");
+    }
+  }
+
+  @Override
+  public long pendingCost() {
+    requireLoop("pendingCost");
+    return cost();
+  }
+
+  private long cost() {
+    return ledger.pending() + (long) ledger.openCount() * TrackingOptions.WRITE_OVERHEAD_BYTES;
+  }
+
+  @Override
+  public int queuedWrites() {
+    requireLoop("queuedWrites");
+    return tracker.inQueue();
+  }
+
+  @Override
+  public int writesOnWire() {
+    requireLoop("writesOnWire");
+    return tracker.onWire();
+  }
+
+  @Override
+  public boolean isClosed() {
+    return closed.future().isComplete();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writing
+
+  private void doWrite(Buffer data, Promise<?> waiter, boolean receipt) {
+    int n = data.length();
+    if (state == State.CLOSED || closeRequested || closingFor != null) {
+      recorder.write(server, "rejected");
+      if (waiter != null) {
+        IllegalStateException ex = new IllegalStateException("connection " + id + " is closed or closing");
+        callbacks.post(Kind.RECEIPT, () -> waiter.fail(ex));
+      }
+      return;
+    }
+    if (n == 0) {
+      if (waiter != null) {
+        long at = ledger.accepted();
+        callbacks.post(Kind.RECEIPT, () -> succeed(waiter, receipt, new WriteReceipt(at, at, 0, false)));
+      }
+      return;
+    }
+    if (gap != null || cost() + n + TrackingOptions.WRITE_OVERHEAD_BYTES > options.maxPendingBytes()) {
+      overflow(n, waiter);
+      return;
+    }
+    TrackedWrite w = ledger.accept(new TrackedWrite(channel, tracker, data, waiter, receipt), n);
+    recorder.pending(server, n);
+    if (cost() >= highWaterMark) {
+      // remember it now: a single flush may bring the cost straight below the mark, and a caller
+      // that saw writeQueueFull() must still get its drain
+      full = true;
+    }
+    // on its way even while latched: the tracker holds it, behind the writes held before it
+    tracker.transmit(w);
+    armTimeout();
+  }
+
+  @SuppressWarnings("unchecked")
+  private static void succeed(Promise<?> waiter, boolean receipt, WriteReceipt r) {
+    if (receipt) {
+      ((Promise<WriteReceipt>) waiter).complete(r);
+    } else {
+      ((Promise<Void>) waiter).complete();
+    }
+  }
+
+  @Override
+  public void flushed(TrackedWrite w, int bytes) {
+    if (bytes == 0) {
+      return;
+    }
+    stalled = false;
+    boolean done = ledger.flushed(w, bytes);
+    recorder.flushed(server, bytes);
+    recorder.pending(server, -bytes);
+    if (done) {
+      recorder.write(server, "ok");
+      long nanos = System.nanoTime() - w.acceptedAt;
+      recorder.flushTime(server, nanos);
+      Promise<?> waiter = w.waiter;
+      if (waiter != null) {
+        boolean resent = w.is(TrackedWrite.RESENT);
+        callbacks.post(Kind.RECEIPT, () -> succeed(waiter, w.receipt, new WriteReceipt(w.start(), w.end(), nanos, resent)));
+      }
+      if (w == replayLast) {
+        replayFlushed();
+      }
+    }
+    checkDrain();
+  }
+
+  private int giveUp(TrackedWrite w, FailureKind kind, Throwable cause) {
+    long unsentFrom = w.firstUnflushed();
+    int bytes = ledger.giveUp(w);
+    if (bytes > 0) {
+      recorder.unsent(server, kind, bytes);
+      recorder.pending(server, -bytes);
+      recorder.write(server, "unsent");
+      Promise<?> waiter = w.waiter;
+      if (waiter != null) {
+        WriteFailedException ex = new WriteFailedException(kind, w.start(), w.end(), unsentFrom, cause);
+        callbacks.post(Kind.RECEIPT, () -> waiter.fail(ex));
+      }
+      if (state != State.CLOSED) {
+        checkDrain();
+      }
+    }
+    return bytes;
+  }
+
+  private void checkDrain() {
+    if (full && cost() <= highWaterMark / 2) {
+      full = false;
+      Handler<Void> h = drainHandler;
+      if (h != null) {
+        callbacks.post(Kind.DRAIN, () -> h.handle(null));
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // What the tracker reports (entered from Netty: each is an entry point of its own)
+
+  @Override
+  public void softFailure(TrackedWrite failed, Throwable cause) {
+    callbacks.enter();
+    try {
+      if (soft != null) {
+        return; // already handling a soft failure of this episode: the write is held with the rest
+      }
+      if (replay != null) {
+        finishReplay(RecoveryOutcome.FAILED, "resend failed again: " + cause);
+      }
+      softAttempt++;
+      soft = new SoftFailure(kindOf(cause), cause);
+      maybeEmitSoft();
+    } finally {
+      callbacks.exit();
+    }
+  }
+
+  @Override
+  public void hardFailure(TrackedWrite w, Throwable cause) {
+    if (hardCause == null) {
+      hardCause = cause;
+    }
+    if (channel.isActive()) {
+      tracker.abort();
+    }
+  }
+
+  @Override
+  public void unorderable(TrackedWrite w, Throwable cause) {
+    IllegalStateException e = new IllegalStateException("write at offset " + w.firstUnflushed()
+      + " was refused after later writes were passed on; resending it would reorder the stream: " + cause, cause);
+    log.debug("{}: {}", id, e.getMessage());
+    hardFailure(w, e);
+  }
+
+  @Override
+  public void enter() {
+    callbacks.enter();
+  }
+
+  @Override
+  public void exit() {
+    callbacks.exit();
+  }
+
+  @Override
+  public void wireIdle() {
+    callbacks.enter();
+    try {
+      maybeEmitSoft();
+      maybeReplay();
+    } finally {
+      callbacks.exit();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Soft failures: latch, hold, decide, replay or give up
+
+  private static FailureKind kindOf(Throwable cause) {
+    if (cause instanceof OutOfMemoryError) {
+      return FailureKind.RESOURCE_EXHAUSTED;
+    }
+    if (cause instanceof PartialWriteException) {
+      return FailureKind.WRITE_INCOMPLETE;
+    }
+    return FailureKind.WRITE_FAILED;
+  }
+
+  /** Reports the soft failure once nothing before it is still on the wire, so its counts are exact. */
+  private void maybeEmitSoft() {
+    SoftFailure s = soft;
+    if (s == null || s.event != null || tracker.onWire() > 0 || !tracker.latched() || !channel.isActive()
+      || state == State.CLOSED) {
+      return;
+    }
+    long requested = 0;
+    long flushed = 0;
+    TrackedWrite first = null;
+    for (var it = ledger.openEntries(); it.hasNext(); ) {
+      TrackedWrite e = it.next();
+      if (!e.settled()) {
+        requested += e.length();
+        flushed += e.flushedBytes();
+        if (first == null) {
+          first = e;
+        }
+      }
+    }
+    if (first == null) {
+      // the failed write completed after all (its passed part was all that was left)
+      soft = null;
+      softAttempt = 0;
+      tracker.releaseHeld(w -> { });
+      return;
+    }
+    s.event = event(s.kind, Direction.WRITE, requested, flushed, first.firstUnflushed(), s.cause, softAttempt, true);
+    report(s.event);
+  }
+
+  private void maybeReplay() {
+    SoftFailure s = soft;
+    if (s == null || !s.replayDue || tracker.onWire() > 0 || !tracker.latched() || state == State.CLOSED) {
+      return;
+    }
+    soft = null;
+    replay = s;
+    replayBytes = 0;
+    replayLast = null;
+    for (var it = tracker.heldWrites(); it.hasNext(); ) {
+      TrackedWrite w = it.next();
+      if (!w.settled()) {
+        replayLast = w;
+      }
+    }
+    if (replayLast == null) {
+      tracker.releaseHeld(w -> { });
+      replayFlushed();
+      return;
+    }
+    tracker.replay(w -> {
+      int rem = w.remaining();
+      replayBytes += rem;
+      ledger.resent(rem);
+      recorder.resent(server, rem);
+      w.set(TrackedWrite.RESENT);
+    });
+  }
+
+  private void replayFlushed() {
+    softAttempt = 0;
+    finishReplay(RecoveryOutcome.OK, null);
+  }
+
+  private void finishReplay(String result, String message) {
+    SoftFailure r = replay;
+    replay = null;
+    replayLast = null;
+    if (r != null) {
+      publish(outcome(r.event, r.decision, replayBytes, result,
+        message == null ? "resent " + replayBytes + " bytes" : message));
+    }
+  }
+
+  /** Gives up every write not on the wire (held, or queued behind the held ones) and unlatches. */
+  private long giveUpHeld(FailureKind kind) {
+    long bytes = 0;
+    List<TrackedWrite> open = new ArrayList<>();
+    ledger.forEachOpen(open::add);
+    tracker.releaseHeld(w -> { });
+    for (TrackedWrite w : open) {
+      if (w.stage() != Stage.WIRE) {
+        bytes += giveUp(w, kind, null);
+      }
+    }
+    return bytes;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Overflow, timeout, read failure, close
+
+  private void overflow(int n, Promise<?> waiter) {
+    long start = ledger.acceptUnsent(n);
+    recorder.unsent(server, FailureKind.WRITE_QUEUE_OVERFLOW, n);
+    recorder.write(server, "unsent");
+    WriteFailedException ex = new WriteFailedException(FailureKind.WRITE_QUEUE_OVERFLOW, start, start + n, start, null);
+    if (waiter != null) {
+      callbacks.post(Kind.RECEIPT, () -> waiter.fail(ex));
+    }
+    if (gap == null) {
+      gapBytes = n;
+      gap = event(FailureKind.WRITE_QUEUE_OVERFLOW, Direction.WRITE, n, 0, start, ex, 1, true);
+      report(gap);
+    } else {
+      gapBytes += n;
+    }
+  }
+
+  private void armTimeout() {
+    if (timeoutTimer == -1 && options.writeTimeoutMs() > 0 && state != State.CLOSED) {
+      timeoutTimer = vertx.setTimer(options.writeTimeoutMs(), t -> callbacks.run(this::onTimeoutTimer));
+    }
+  }
+
+  private void onTimeoutTimer() {
+    timeoutTimer = -1;
+    if (state == State.CLOSED || closingFor != null) {
+      return;
+    }
+    WriteTimeouts.Overdue o = timeouts.scan(ledger, System.nanoTime(), !stalled);
+    if (o.writes > 0 && !stalled) {
+      stalled = true;
+      report(event(FailureKind.WRITE_TIMEOUT, Direction.WRITE, o.requested, o.flushed, o.offset,
+        new TimeoutException("not flushed within " + options.writeTimeoutMs() + " ms"), 1, true));
+    }
+    if (ledger.pending() > 0) {
+      timeoutTimer = vertx.setTimer(timeouts.nextDelayMs(o), t -> callbacks.run(this::onTimeoutTimer));
+    }
+  }
+
+  /**
+   * An exception on the read path. The first one is reported (an allocation failure while reading
+   * as {@code RESOURCE_EXHAUSTED}, anything else as {@code READ_FAILED}) and its policy decides,
+   * normally closing: a connection whose reads fail has nothing left to serve. Later ones on the
+   * same connection (Netty keeps the channel open after a failed allocation and tries again) are
+   * logged at debug only, so one sick connection cannot flood the event bus.
+   */
+  private void onException(Throwable cause) {
+    callbacks.enter();
+    try {
+      Handler<Throwable> h = exceptionHandler;
+      if (h != null) {
+        callbacks.post(Kind.EXCEPTION, () -> h.handle(cause));
+      }
+      if (state == State.CLOSED) {
+        return;
+      }
+      if (readFailed) {
+        log.debug("{}: further read failure {}", id, cause.toString());
+        return;
+      }
+      readFailed = true;
+      FailureKind kind = cause instanceof OutOfMemoryError ? FailureKind.RESOURCE_EXHAUSTED : FailureKind.READ_FAILED;
+      report(event(kind, Direction.READ, 0, 0, 0, cause, 1, false));
+    } finally {
+      callbacks.exit();
+    }
+  }
+
+  private void onClosed() {
+    callbacks.enter();
+    try {
+      closeBooks();
+    } finally {
+      try {
+        finishClose();
+      } finally {
+        callbacks.exit();
+      }
+    }
+  }
+
+  /** Gives up what is still pending under one event (or under the decision that closed us). */
+  private void closeBooks() {
+    if (state == State.CLOSED) {
+      return;
+    }
+    state = State.CLOSED;
+    if (timeoutTimer != -1) {
+      vertx.cancelTimer(timeoutTimer);
+      timeoutTimer = -1;
+    }
+    long requested = 0;
+    long flushed = 0;
+    long offset = -1;
+    List<TrackedWrite> open = new ArrayList<>();
+    ledger.forEachOpen(open::add);
+    tracker.releaseHeld(w -> { });
+    for (TrackedWrite w : open) {
+      requested += w.length();
+      flushed += w.flushedBytes();
+      if (offset < 0) {
+        offset = w.firstUnflushed();
+      }
+    }
+    if (replay != null) {
+      finishReplay(RecoveryOutcome.FAILED, "connection closed before the resent bytes were flushed");
+    }
+    if (soft != null && soft.decision != null && soft.decision.action() == Action.RESEND && closingFor == null) {
+      publish(outcome(soft.event, soft.decision, 0, RecoveryOutcome.FAILED, "connection closed before the resend"));
+    }
+    if (closingFor != null) {
+      long bytes = 0;
+      for (TrackedWrite w : open) {
+        bytes += giveUp(w, closingFor.kind(), hardCause);
+      }
+      publish(outcome(closingFor, closingDecision, bytes + (closingFor == gap ? gapBytes : 0),
+        closingDecision.escalated() ? RecoveryOutcome.FAILED : RecoveryOutcome.OK, closingDecision.message()));
+    } else if (!open.isEmpty()) {
+      FailureKind kind = hardCause != null ? FailureKind.WRITE_FAILED : FailureKind.WRITE_INCOMPLETE;
+      Throwable cause = hardCause != null ? hardCause
+        : new IllegalStateException("connection closed with " + (requested - flushed) + " bytes pending");
+      for (TrackedWrite w : open) {
+        giveUp(w, kind, cause);
+      }
+      report(event(kind, Direction.WRITE, requested, flushed, offset, cause, Math.max(1, softAttempt), false));
+    }
+  }
+
+  /** Returns the connection's slot and meters and tells the user, whatever happened before. */
+  private void finishClose() {
+    if (closed.future().isComplete()) {
+      return;
+    }
+    state = State.CLOSED;
+    try {
+      recorder.connections(server, -1);
+    } finally {
+      Runnable hook = endHook;
+      if (hook != null) {
+        try {
+          hook.run();
+        } catch (Throwable t) {
+          callbacks.threw(Kind.HOOK, t);
+        }
+      }
+      closed.tryComplete();
+      Handler<Void> h = closeHandler;
+      if (h != null) {
+        callbacks.post(Kind.CLOSE, () -> h.handle(null));
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Events and decisions
+
+  private FailureEvent event(FailureKind kind, Direction dir, long requested, long flushed, long offset,
+                             Throwable cause, int attempt, boolean soft) {
+    return reporter.event(id, remote, kind, dir, requested, flushed, offset, cause, attempt, soft);
+  }
+
+  /**
+   * Tells the failure handler, then counts, logs and publishes {@code e}, asks the recovery verticle
+   * (the server's own policy when nobody answers in time), and carries the decision out on this
+   * connection's event loop, in a later turn than the one that failed.
+   */
+  private void report(FailureEvent e) {
+    Handler<FailureEvent> h = failureHandler;
+    if (h != null) {
+      callbacks.post(Kind.FAILURE, () -> h.handle(e));
+    }
+    callbacks.post(Kind.HOOK, () -> reporter.report(e).onComplete(ar -> {
+      Decision d = ar.succeeded() && ar.result() != null ? ar.result()
+        : new Decision(Action.CLOSE, 0, "unknown", true, "no decision: " + ar.cause());
+      context.runOnContext(v -> callbacks.run(() -> execute(e, d)));
+    }));
+  }
+
+  /** Carries a decision out; runs on the connection's event loop. */
+  private void execute(FailureEvent e, Decision d) {
+    boolean isSoft = soft != null && soft.event == e;
+    boolean isGap = gap == e;
+    if (state == State.CLOSED) {
+      // hard failures are decided after the fact: nothing is left to do on this connection
+      String result = d.escalated() || d.action() == Action.RESEND ? RecoveryOutcome.FAILED : RecoveryOutcome.OK;
+      publish(outcome(e, d, e.unsent(), result,
+        d.action() == Action.RESEND ? "connection closed: nothing can be resent on it" : d.message()));
+      return;
+    }
+    switch (d.action()) {
+      case RESEND -> {
+        if (isSoft) {
+          soft.decision = d;
+          vertx.setTimer(Math.max(1, d.delayMs()), t -> callbacks.run(() -> {
+            if (soft != null && soft.event == e) {
+              soft.replayDue = true;
+              maybeReplay();
+            }
+          }));
+        } else if (isGap) {
+          closeFor(e, new Decision(Action.CLOSE, 0, d.policy(), true,
+            "overflowed bytes are not retained and cannot be resent"));
+        } else {
+          publish(outcome(e, d, 0, RecoveryOutcome.OK, "nothing held: the bytes are still in the transport"));
+        }
+      }
+      case DROP -> {
+        long bytes = isGap ? gapBytes : 0;
+        if (isSoft) {
+          soft = null;
+          softAttempt = 0;
+          bytes += giveUpHeld(e.kind());
+        }
+        if (isGap) {
+          gap = null;
+        }
+        publish(outcome(e, d, bytes, d.escalated() ? RecoveryOutcome.FAILED : RecoveryOutcome.OK, d.message()));
+      }
+      case NONE -> {
+        if (isSoft) {
+          closeFor(e, new Decision(Action.CLOSE, 0, d.policy(), true, "held bytes cannot wait for ever"));
+        } else {
+          if (isGap) {
+            gap = null;
+          }
+          publish(outcome(e, d, 0, RecoveryOutcome.OK, d.message()));
+        }
+      }
+      case CLOSE, RESUME -> closeFor(e, d);
+    }
+  }
+
+  private void closeFor(FailureEvent e, Decision d) {
+    if (closingFor == null) {
+      closingFor = e;
+      closingDecision = d;
+      if (soft != null) {
+        soft.decision = d;
+      }
+    } else {
+      publish(outcome(e, d, 0, RecoveryOutcome.OK, "already closing"));
+    }
+    tracker.abort();
+  }
+
+  private RecoveryOutcome outcome(FailureEvent e, Decision d, long bytes, String result, String message) {
+    return reporter.outcome(e, d, bytes, result, message);
+  }
+
+  private void publish(RecoveryOutcome o) {
+    Handler<RecoveryOutcome> h = outcomeHandler;
+    if (h != null) {
+      callbacks.post(Kind.OUTCOME, () -> h.handle(o));
+    }
+    callbacks.post(Kind.HOOK, () -> reporter.publish(o));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** A soft failure being handled: its event once published, and its decision. */
+  private static final class SoftFailure {
+    final FailureKind kind;
+    final Throwable cause;
+    FailureEvent event;
+    Decision decision;
+    boolean replayDue;
+
+    SoftFailure(FailureKind kind, Throwable cause) {
+      this.kind = kind;
+      this.cause = cause;
+    }
+  }
+}

@@ -1,0 +1,163 @@
+package dev.tether.net.impl;
+
+import dev.tether.ledger.LedgerEntry;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelProgressiveFuture;
+import io.netty.channel.ChannelProgressiveFutureListener;
+import io.netty.channel.ChannelProgressivePromise;
+import io.netty.channel.DefaultChannelProgressivePromise;
+import io.vertx.core.Promise;
+import io.vertx.core.buffer.Buffer;
+
+/**
+ * One accepted write: its ledger entry, the retained buffer, where it is on its way, and who waits
+ * for it. It is also the message that travels through Vert.x's outbound queue to the
+ * {@link WriteTracker}, the Netty promise of its first transmission (one object per write instead of
+ * two; a resend gets a fresh promise) and the listener of whichever promise is on its way.
+ *
+ * <p>Threading: created and touched only on the connection's event loop.
+ */
+final class TrackedWrite extends DefaultChannelProgressivePromise
+  implements LedgerEntry, ChannelProgressiveFutureListener {
+
+  /** Where a write is. */
+  enum Stage {
+    /** In Vert.x's outbound queue, not yet at the tracker. */
+    QUEUED,
+    /** Passed on towards the transport by the tracker, completion pending. */
+    WIRE,
+    /** Held by the tracker after a soft failure, waiting for a decision. */
+    HELD
+  }
+
+  /** Told when the promise of a transmission completes. */
+  interface Owner {
+    void completed(TrackedWrite w, ChannelProgressiveFuture f);
+  }
+
+  final Buffer data;
+  /** The user's promise: a {@code Promise<WriteReceipt>}, a {@code Promise<Void>} or null (send). */
+  final Promise<?> waiter;
+  final boolean receipt;
+  final long acceptedAt = System.nanoTime();
+  private final Owner owner;
+  // ledger state (see LedgerEntry)
+  private long start;
+  private int length;
+  private int flushed;
+  /** Progress reported by Netty for the transmission on its way. */
+  int progress;
+  /** The promise of the transmission on its way (in Vert.x's queue or in Netty), if any. */
+  ChannelProgressivePromise onItsWay;
+  /** The flags below and the stage, in one byte: this object is made for every write. */
+  private byte bits;
+
+  static final int SETTLED = 1;
+  static final int GIVEN_UP = 1 << 1;
+  /** This object already served as the promise of a transmission (promises complete once). */
+  static final int PROMISE_USED = 1 << 2;
+  static final int RESENT = 1 << 3;
+  static final int TIMEOUT_REPORTED = 1 << 4;
+  private static final int STAGE_SHIFT = 5;
+  private static final Stage[] STAGES = {null, Stage.QUEUED, Stage.WIRE, Stage.HELD};
+
+  TrackedWrite(Channel channel, Owner owner, Buffer data, Promise<?> waiter, boolean receipt) {
+    super(channel);
+    this.owner = owner;
+    this.data = data;
+    this.waiter = waiter;
+    this.receipt = receipt;
+  }
+
+  boolean is(int flag) {
+    return (bits & flag) != 0;
+  }
+
+  void set(int flag) {
+    bits = (byte) (bits | flag);
+  }
+
+  Stage stage() {
+    return STAGES[(bits >> STAGE_SHIFT) & 3];
+  }
+
+  void stage(Stage stage) {
+    bits = (byte) ((bits & ((1 << STAGE_SHIFT) - 1)) | ((stage.ordinal() + 1) << STAGE_SHIFT));
+  }
+
+  /** A fresh promise for the next transmission (this object the first time), followed by this write. */
+  ChannelProgressivePromise transmission() {
+    ChannelProgressivePromise p;
+    if (!is(PROMISE_USED)) {
+      set(PROMISE_USED);
+      p = this;
+    } else {
+      p = channel().newProgressivePromise();
+    }
+    progress = 0;
+    onItsWay = p;
+    p.addListener(this);
+    return p;
+  }
+
+  @Override
+  public long start() {
+    return start;
+  }
+
+  @Override
+  public int length() {
+    return length;
+  }
+
+  @Override
+  public int flushedBytes() {
+    return flushed;
+  }
+
+  @Override
+  public boolean settled() {
+    return is(SETTLED);
+  }
+
+  @Override
+  public boolean givenUp() {
+    return is(GIVEN_UP);
+  }
+
+  @Override
+  public void ledgerInit(long start, int length) {
+    this.start = start;
+    this.length = length;
+  }
+
+  @Override
+  public void ledgerFlushed(int bytes) {
+    flushed += bytes;
+  }
+
+  @Override
+  public void ledgerSettle(boolean givenUp) {
+    set(SETTLED);
+    if (givenUp) {
+      set(GIVEN_UP);
+    }
+  }
+
+  @Override
+  public void operationProgressed(ChannelProgressiveFuture future, long progress, long total) {
+    if (future == onItsWay) {
+      this.progress = (int) Math.min(progress, Integer.MAX_VALUE);
+    }
+  }
+
+  @Override
+  public void operationComplete(ChannelProgressiveFuture future) {
+    owner.completed(this, future);
+  }
+
+  @Override
+  public String toString() {
+    return "write[" + start + ".." + (start + length) + " flushed=" + flushed + " " + stage() + "]";
+  }
+}
