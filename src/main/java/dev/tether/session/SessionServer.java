@@ -613,6 +613,10 @@ public final class SessionServer {
     void onBye() {
       if (session != null) {
         ServerSession s = session;
+        if (s.state.lastReceived > ackedIn) {
+          ackedIn = s.state.lastReceived; // everything received is acknowledged before the BYE
+          tracked.send(Frames.ack(ackedIn));
+        }
         if (!s.state.retained.isEmpty()) {
           long bytes = s.state.retained.bytes();
           s.end();
