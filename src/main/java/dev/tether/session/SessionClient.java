@@ -468,7 +468,7 @@ public final class SessionClient {
     int code = f.errorCode();
     String msg = f.errorMessage();
     switch (code) {
-      case Frames.E_SUPERSEDED, Frames.E_SHUTDOWN, Frames.E_TIMEOUT -> {
+      case Frames.E_SUPERSEDED, Frames.E_SHUTDOWN, Frames.E_TIMEOUT, Frames.E_HANDLER_FAILED -> {
         log.debug("session {}: server says {} {}, reconnecting", hex, code, msg);
         s.close();
         onLost(s, "ERROR " + code);
