@@ -49,6 +49,11 @@ public final class Frames {
   public static final int E_SUPERSEDED = 203;
   /** The server is shutting down. */
   public static final int E_SHUTDOWN = 204;
+  /**
+   * The server's application failed on a DATA frame; it was not acknowledged and the connection
+   * closes: resume to have it delivered again (the session is kept).
+   */
+  public static final int E_HANDLER_FAILED = 205;
 
   private Frames() {
   }

@@ -14,7 +14,12 @@ public interface Session {
   /** The session id, 32 hex digits. */
   String id();
 
-  /** Receives each message (a DATA payload) once, in order. */
+  /**
+   * Receives each message (a DATA payload) in order. A message is acknowledged only after the handler
+   * returned normally, so it is delivered exactly once to a handler that succeeds; if the handler
+   * throws, the connection is closed (ERROR 205), the session kept, and the message delivered again
+   * after the client resumes.
+   */
   Session handler(Handler<Buffer> handler);
 
   /**

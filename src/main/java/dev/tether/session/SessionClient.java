@@ -160,8 +160,10 @@ public final class SessionClient {
   }
 
   /**
-   * Waits (up to {@code closeTimeoutMs}) until the server acknowledged every message, then ends the
-   * session with BYE. Fails with {@link SessionLostException} when messages remained unacknowledged.
+   * Waits (up to {@code closeTimeoutMs}, resuming after connection losses) until the server
+   * acknowledged every message, then ends the session with BYE and completes on the server's BYE.
+   * Fails with {@link SessionLostException} (count, seq range and bytes of the unacknowledged
+   * messages) when messages were still unacknowledged at the timeout or at a BYE from the server.
    */
   public Future<Void> close() {
     onContext(() -> {
@@ -171,15 +173,20 @@ public final class SessionClient {
       state = State.CLOSING;
       closeTimer = vertx.setTimer(options.closeTimeoutMs(), t -> {
         closeTimer = -1;
-        fail(new SessionLostException(hex, 0, "close: " + retained.size() + " messages not acknowledged within "
-          + options.closeTimeoutMs() + " ms", retained.payloadBytes()));
+        fail(retained.isEmpty()
+          ? lost(0, "close: no BYE from the server within " + options.closeTimeoutMs() + " ms (every message was acknowledged)")
+          : lost(0, "close: " + unacknowledged() + " within " + options.closeTimeoutMs() + " ms"));
       });
       maybeBye();
     });
     return closedPromise.future();
   }
 
-  /** Completes when the session ended cleanly; fails with the reason it was lost. */
+  /**
+   * Completes when the session ended cleanly: a BYE from the server with every message sent
+   * acknowledged. Fails with the reason it was lost (a {@link SessionLostException} saying what was
+   * not acknowledged).
+   */
   public Future<Void> closed() {
     return closedPromise.future();
   }
@@ -258,8 +265,8 @@ public final class SessionClient {
 
   private void retry() {
     if (System.nanoTime() - lostAt > options.reconnectTimeoutMs() * 1_000_000L) {
-      fail(new SessionLostException(hex, 0, "could not " + (id == null ? "open" : "resume") + " the session within "
-        + options.reconnectTimeoutMs() + " ms; " + retained.size() + " messages unacknowledged", retained.payloadBytes()));
+      fail(lost(0, "could not " + (id == null ? "open" : "resume") + " the session within "
+        + options.reconnectTimeoutMs() + " ms; " + retained.size() + " messages unacknowledged"));
       return;
     }
     long delay = Math.min(options.maxBackoffMs(), options.initialBackoffMs() << Math.min(attempt, 20));
@@ -340,7 +347,7 @@ public final class SessionClient {
         case Frames.PING -> s.write(Frames.pong(f.number()));
         case Frames.PONG -> { }
         case Frames.ERROR -> onError(s, f);
-        case Frames.BYE -> finish();
+        case Frames.BYE -> onBye();
         default -> throw new ProtocolException(Frames.E_UNEXPECTED, Frames.typeName(f.type()) + " is not sent by servers");
       }
     } catch (ProtocolException e) {
@@ -461,16 +468,15 @@ public final class SessionClient {
     int code = f.errorCode();
     String msg = f.errorMessage();
     switch (code) {
-      case Frames.E_SUPERSEDED, Frames.E_SHUTDOWN, Frames.E_TIMEOUT -> {
+      case Frames.E_SUPERSEDED, Frames.E_SHUTDOWN, Frames.E_TIMEOUT, Frames.E_HANDLER_FAILED -> {
         log.debug("session {}: server says {} {}, reconnecting", hex, code, msg);
         s.close();
         onLost(s, "ERROR " + code);
       }
       default -> {
         s.close();
-        fail(new SessionLostException(hex, code, "server refused session " + hex + ": ERROR " + code + " " + msg + "; "
-          + retained.size() + " messages (" + retained.payloadBytes() + " bytes) never acknowledged",
-          retained.payloadBytes()));
+        fail(lost(code, "server refused session " + hex + ": ERROR " + code + " " + msg + "; "
+          + retained.size() + " messages (" + retained.payloadBytes() + " bytes) never acknowledged"));
       }
     }
   }
@@ -478,8 +484,36 @@ public final class SessionClient {
   private void protocolError(NetSocket s, ProtocolException e) {
     s.write(Frames.error(e.code(), e.getMessage()));
     s.close();
-    fail(new SessionLostException(hex, e.code(), "protocol error from the server: " + e.getMessage() + "; "
-      + retained.size() + " messages never acknowledged", retained.payloadBytes()));
+    fail(lost(e.code(), "protocol error from the server: " + e.getMessage() + "; "
+      + retained.size() + " messages never acknowledged"));
+  }
+
+  /**
+   * The server ended the session. A clean end only when it acknowledged every message first: a
+   * message still unacknowledged may never have reached the application, so that is a loss.
+   */
+  private void onBye() throws ProtocolException {
+    if (!welcomed) {
+      throw new ProtocolException(Frames.E_UNEXPECTED, "BYE before WELCOME");
+    }
+    if (!retained.isEmpty()) {
+      fail(lost(0, "server ended session " + hex + " with BYE: " + unacknowledged()));
+      return;
+    }
+    finish();
+  }
+
+  /** "3 messages (seq 4..6, 120 bytes) not acknowledged"; retained must not be empty. */
+  private String unacknowledged() {
+    return retained.size() + " messages (seq " + retained.firstSeq() + ".." + lastSent + ", " + retained.payloadBytes()
+      + " bytes) not acknowledged";
+  }
+
+  /** A loss report with what is unacknowledged now: count, seq range (0 when none) and payload bytes. */
+  private SessionLostException lost(int code, String message) {
+    boolean none = retained.isEmpty();
+    return new SessionLostException(hex, code, message, retained.payloadBytes(), retained.size(),
+      none ? 0 : retained.firstSeq(), none ? 0 : lastSent);
   }
 
   private void finish() {

@@ -577,7 +577,8 @@ public final class SessionServer {
         throw new ProtocolException(Frames.E_UNEXPECTED, "DATA before HELLO");
       }
       long seq = f.number();
-      SessionState st = session.state;
+      ServerSession s = session;
+      SessionState st = s.state;
       if (seq <= st.lastReceived) {
         st.duplicates++;
         return;
@@ -585,12 +586,30 @@ public final class SessionServer {
       if (seq != st.lastReceived + 1) {
         throw new ProtocolException(Frames.E_BAD_SEQ, "sequence gap: expected DATA " + (st.lastReceived + 1) + ", got " + seq);
       }
-      st.lastReceived = seq;
-      session.receivedCount++;
-      Handler<Buffer> h = session.handler;
+      Handler<Buffer> h = s.handler;
       if (h != null) {
-        h.handle(f.payload());
+        try {
+          h.handle(f.payload());
+        } catch (Exception e) {
+          handlerFailed(s, seq, e);
+          return;
+        }
       }
+      // only now does the frame count as received, and so become acknowledgeable
+      st.lastReceived = seq;
+      s.receivedCount++;
+    }
+
+    /**
+     * The application's handler threw on DATA {@code seq}: that frame was not received as far as the
+     * protocol goes (never acknowledged). Logged, reported as READ_FAILED, and this connection is
+     * closed with ERROR 205 while the session is kept: the client resumes and resends the frame.
+     */
+    void handlerFailed(ServerSession s, long seq, Exception e) {
+      log.warn("{}: session {}: application handler failed on DATA {}; not acknowledged, closing the connection so the"
+        + " client resumes and resends it", tracked.id(), s.hex, seq, e);
+      fail(Frames.E_HANDLER_FAILED, "application failed on DATA " + seq + "; resume to have it delivered again",
+        FailureKind.READ_FAILED, new SessionHandlerException(s.hex, seq, e));
     }
 
     void onAck(Frame f) throws ProtocolException {
@@ -615,6 +634,10 @@ public final class SessionServer {
     void onBye() {
       if (session != null) {
         ServerSession s = session;
+        if (s.state.lastReceived > ackedIn) {
+          ackedIn = s.state.lastReceived; // everything received is acknowledged before the BYE
+          tracked.send(Frames.ack(ackedIn));
+        }
         if (!s.state.retained.isEmpty()) {
           long bytes = s.state.retained.bytes();
           s.end();
@@ -646,14 +669,20 @@ public final class SessionServer {
      * session (if any) stays resumable until its TTL.
      */
     void fail(int code, String message, boolean protocolError) {
+      fail(code, message, protocolError ? FailureKind.PROTOCOL_ERROR : null,
+        protocolError ? new ProtocolException(code, message) : null);
+    }
+
+    /** Like {@link #fail(int, String, boolean)}, reporting {@code kind} with {@code cause} unless kind is null. */
+    void fail(int code, String message, FailureKind kind, Throwable cause) {
       if (state == ConnState.CLOSED) {
         return;
       }
       log.debug("{}: ERROR {} {}", tracked.id(), code, message);
       if (!tracked.isClosed()) {
         tracked.send(Frames.error(code, message));
-        if (protocolError) {
-          tracked.reportFailure(FailureKind.PROTOCOL_ERROR, new ProtocolException(code, message));
+        if (kind != null) {
+          tracked.reportFailure(kind, cause);
         }
       }
       close();

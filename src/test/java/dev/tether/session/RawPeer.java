@@ -4,10 +4,12 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetSocket;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BiConsumer;
 
 /** A hand-driven protocol peer on a real socket: writes raw bytes, records what comes back. */
 final class RawPeer {
@@ -28,6 +30,24 @@ final class RawPeer {
 
   static Future<RawPeer> connect(Vertx vertx, int port) {
     return vertx.createNetClient().connect(port, "127.0.0.1").map(RawPeer::new);
+  }
+
+  /**
+   * A hand-driven server on 127.0.0.1, port 0: {@code script} gets each frame a client sends, with
+   * the client's socket, on that connection's event loop (so it may answer on the socket). Input
+   * that does not decode closes the connection.
+   */
+  static Future<NetServer> serve(Vertx vertx, BiConsumer<NetSocket, Frame> script) {
+    return vertx.createNetServer().connectHandler(so -> {
+      FrameDecoder decoder = new FrameDecoder(1 << 20);
+      so.handler(b -> {
+        try {
+          decoder.feed(b, f -> script.accept(so, f));
+        } catch (ProtocolException e) {
+          so.close();
+        }
+      });
+    }).listen(0, "127.0.0.1");
   }
 
   RawPeer write(Buffer b) {

@@ -56,4 +56,19 @@ class SessionEchoTest {
     assertThat(client.closed().succeeded()).isTrue();
     assertThat(kinds).isEmpty();
   }
+
+  @Test
+  void serverAcknowledgesEverythingItReceivedBeforeItsBye() throws Exception {
+    SessionVerticle server = SessionTestSupport.deploy(vertx, SessionTestSupport.serverConfig("session"), true);
+    RawPeer peer = await(RawPeer.connect(vertx, server.actualPort()));
+    // DATA and BYE in one read: the BYE comes before the ACK the server would send after the batch
+    peer.write(Frames.hello(new byte[16], 0).appendBuffer(Frames.data(1, Buffer.buffer("a")))
+      .appendBuffer(Frames.data(2, Buffer.buffer("b"))).appendBuffer(Frames.bye()));
+    await(peer.closed());
+    List<Byte> types = peer.frames().stream().map(Frame::type).toList();
+    assertThat(types).last().isEqualTo(Frames.BYE);
+    assertThat(peer.frames().stream().filter(f -> f.type() == Frames.ACK).mapToLong(Frame::number).max())
+      .as("a BYE tells the peer its messages arrived: ACK first").hasValue(2);
+    assertThat(types.indexOf(Frames.ACK)).isLessThan(types.indexOf(Frames.BYE));
+  }
 }
