@@ -39,7 +39,17 @@ public class MainVerticle extends VerticleBase {
       return Future.failedFuture(new IllegalArgumentException("invalid configuration: " + e.getMessage(), e));
     }
     ObservabilityConfig obs = cfg.observability();
-    Tether.install(vertx, cfg.node(), obs.metrics().enabled() ? recorder() : TetherRecorder.NOOP);
+    TetherRecorder recorder = TetherRecorder.NOOP;
+    if (obs.metrics().enabled()) {
+      try {
+        recorder = Metrics.recorder();
+      } catch (NoClassDefFoundError e) {
+        log.error("metrics.enabled needs vertx-micrometer-metrics and micrometer-registry-prometheus on the class path"
+          + " (missing {}); add them or set metrics.enabled to false", e.getMessage());
+        return Future.failedFuture(new IllegalStateException("metrics.enabled: missing class " + e.getMessage(), e));
+      }
+    }
+    Tether.install(vertx, cfg.node(), recorder);
     log.info("Tether node {} starting {} server(s)", cfg.node(), cfg.servers().size());
     List<Future<String>> deployments = new ArrayList<>();
     if (cfg.recoveryEnabled()) {
@@ -70,12 +80,15 @@ public class MainVerticle extends VerticleBase {
     return Future.all(deployments).onSuccess(v -> log.info("Tether node {} ready", cfg.node()));
   }
 
-  /** Tether's meters go to Vert.x's Micrometer registry when metrics are on, else to a registry of our own. */
-  private static TetherRecorder recorder() {
-    MeterRegistry registry = BackendRegistries.getDefaultNow();
-    if (registry == null) {
-      registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  /** Loaded only when metrics are on: its classes come from optional dependencies of the library. */
+  private static final class Metrics {
+    /** Tether's meters go to Vert.x's Micrometer registry when metrics are on, else to a registry of our own. */
+    static TetherRecorder recorder() {
+      MeterRegistry registry = BackendRegistries.getDefaultNow();
+      if (registry == null) {
+        registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+      }
+      return new MicrometerRecorder(registry);
     }
-    return new MicrometerRecorder(registry);
   }
 }
