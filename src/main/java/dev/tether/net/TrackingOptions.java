@@ -27,7 +27,7 @@ public final class TrackingOptions {
    * high-water mark compare {@code payload + WRITE_OVERHEAD_BYTES * writes}, so a flood of tiny
    * writes is bounded by memory, not by payload alone.
    */
-  public static final int WRITE_OVERHEAD_BYTES = 256;
+  public static final int WRITE_OVERHEAD_BYTES = 320;
   /** Default time to wait for the recovery verticle's decision before applying the local policy. */
   public static final long DEFAULT_DECISION_TIMEOUT_MS = 500;
 
