@@ -1,7 +1,6 @@
 package dev.tether.net;
 
 import dev.tether.Tether;
-import dev.tether.net.impl.TrackedSocketImpl;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;

@@ -5,7 +5,6 @@ import dev.tether.event.FailureKind;
 import dev.tether.event.RecoveryOutcome;
 import dev.tether.fault.FaultInjector;
 import dev.tether.ledger.LedgerSnapshot;
-import dev.tether.net.impl.TrackedSocketImpl;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;

@@ -20,12 +20,12 @@ import java.util.EnumSet;
  *
  * <p>Threading: confined to the connection's event loop, like all socket state.
  */
-final class Callbacks {
+public final class Callbacks {
 
   private static final Logger log = LoggerFactory.getLogger(Callbacks.class);
 
   /** What a callback was, for the log line. */
-  enum Kind { RECEIPT, DRAIN, FAILURE, OUTCOME, CLOSE, EXCEPTION, READ, END, HOOK }
+  public enum Kind { RECEIPT, DRAIN, FAILURE, OUTCOME, CLOSE, EXCEPTION, READ, END, HOOK }
 
   private final String connection;
   // State accessed exclusively from the connection's event loop
@@ -35,12 +35,12 @@ final class Callbacks {
   private boolean draining;
   private long thrown;
 
-  Callbacks(String connection) {
+  public Callbacks(String connection) {
     this.connection = connection;
   }
 
   /** Runs {@code action} as an entry point: callbacks it posts wait until it (and any outer one) returns. */
-  void run(Runnable action) {
+  public void run(Runnable action) {
     depth++;
     try {
       action.run();
@@ -50,12 +50,12 @@ final class Callbacks {
   }
 
   /** Enters an entry point without a lambda (hot paths); pair with {@link #exit()} in a finally block. */
-  void enter() {
+  public void enter() {
     depth++;
   }
 
   /** Leaves an entry point; the outermost one runs what was posted meanwhile. */
-  void exit() {
+  public void exit() {
     depth--;
     if (depth == 0) {
       drain();
@@ -68,7 +68,7 @@ final class Callbacks {
   }
 
   /** Runs {@code callback} guarded, now when outside any entry point, else when the outermost one ends. */
-  void post(Kind kind, Runnable callback) {
+  public void post(Kind kind, Runnable callback) {
     if (depth == 0 && !draining) {
       guarded(kind, callback);
     } else {
@@ -78,7 +78,7 @@ final class Callbacks {
   }
 
   /** Runs {@code callback} at once, guarded (for handlers that must run inside the current step). */
-  void now(Kind kind, Runnable callback) {
+  public void now(Kind kind, Runnable callback) {
     guarded(kind, callback);
   }
 
@@ -111,7 +111,7 @@ final class Callbacks {
   }
 
   /** Logs a user callback that threw (for callers that guard inline, without a lambda). */
-  void threw(Kind kind, Throwable t) {
+  public void threw(Kind kind, Throwable t) {
     thrown++;
     if (logged.add(kind)) {
       log.warn("{}: a {} callback threw; Tether carries on with the connection's books intact", connection,

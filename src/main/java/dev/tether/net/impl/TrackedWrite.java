@@ -17,11 +17,11 @@ import io.vertx.core.buffer.Buffer;
  *
  * <p>Threading: created and touched only on the connection's event loop.
  */
-final class TrackedWrite extends DefaultChannelProgressivePromise
+public final class TrackedWrite extends DefaultChannelProgressivePromise
   implements LedgerEntry, ChannelProgressiveFutureListener {
 
   /** Where a write is. */
-  enum Stage {
+  public enum Stage {
     /** In Vert.x's outbound queue, not yet at the tracker. */
     QUEUED,
     /** Passed on towards the transport by the tracker, completion pending. */
@@ -31,15 +31,15 @@ final class TrackedWrite extends DefaultChannelProgressivePromise
   }
 
   /** Told when the promise of a transmission completes. */
-  interface Owner {
+  public interface Owner {
     void completed(TrackedWrite w, ChannelProgressiveFuture f);
   }
 
-  final Buffer data;
+  public final Buffer data;
   /** The user's promise: a {@code Promise<WriteReceipt>}, a {@code Promise<Void>} or null (send). */
-  final Promise<?> waiter;
-  final boolean receipt;
-  final long acceptedAt = System.nanoTime();
+  public final Promise<?> waiter;
+  public final boolean receipt;
+  public final long acceptedAt = System.nanoTime();
   private final Owner owner;
   // ledger state (see LedgerEntry)
   private long start;
@@ -52,16 +52,16 @@ final class TrackedWrite extends DefaultChannelProgressivePromise
   /** The flags below and the stage, in one byte: this object is made for every write. */
   private byte bits;
 
-  static final int SETTLED = 1;
-  static final int GIVEN_UP = 1 << 1;
+  public static final int SETTLED = 1;
+  public static final int GIVEN_UP = 1 << 1;
   /** This object already served as the promise of a transmission (promises complete once). */
-  static final int PROMISE_USED = 1 << 2;
-  static final int RESENT = 1 << 3;
-  static final int TIMEOUT_REPORTED = 1 << 4;
+  public static final int PROMISE_USED = 1 << 2;
+  public static final int RESENT = 1 << 3;
+  public static final int TIMEOUT_REPORTED = 1 << 4;
   private static final int STAGE_SHIFT = 5;
   private static final Stage[] STAGES = {null, Stage.QUEUED, Stage.WIRE, Stage.HELD};
 
-  TrackedWrite(Channel channel, Owner owner, Buffer data, Promise<?> waiter, boolean receipt) {
+  public TrackedWrite(Channel channel, Owner owner, Buffer data, Promise<?> waiter, boolean receipt) {
     super(channel);
     this.owner = owner;
     this.data = data;
@@ -69,24 +69,24 @@ final class TrackedWrite extends DefaultChannelProgressivePromise
     this.receipt = receipt;
   }
 
-  boolean is(int flag) {
+  public boolean is(int flag) {
     return (bits & flag) != 0;
   }
 
-  void set(int flag) {
+  public void set(int flag) {
     bits = (byte) (bits | flag);
   }
 
-  Stage stage() {
+  public Stage stage() {
     return STAGES[(bits >> STAGE_SHIFT) & 3];
   }
 
-  void stage(Stage stage) {
+  public void stage(Stage stage) {
     bits = (byte) ((bits & ((1 << STAGE_SHIFT) - 1)) | ((stage.ordinal() + 1) << STAGE_SHIFT));
   }
 
   /** A fresh promise for the next transmission (this object the first time), followed by this write. */
-  ChannelProgressivePromise transmission() {
+  public ChannelProgressivePromise transmission() {
     ChannelProgressivePromise p;
     if (!is(PROMISE_USED)) {
       set(PROMISE_USED);

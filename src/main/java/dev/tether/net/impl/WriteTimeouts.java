@@ -13,26 +13,26 @@ import java.util.Iterator;
  *
  * <p>Threading: used on the connection's event loop only.
  */
-final class WriteTimeouts {
+public final class WriteTimeouts {
 
   /** What one scan found. */
-  static final class Overdue {
-    long requested;
-    long flushed;
-    long offset = -1;
-    int writes;
+  public static final class Overdue {
+    public long requested;
+    public long flushed;
+    public long offset = -1;
+    public int writes;
     /** Age of the oldest write that is not overdue yet, or -1. */
-    long youngestAgeNanos = -1;
+    public long youngestAgeNanos = -1;
   }
 
   private final long limitNanos;
 
-  WriteTimeouts(long timeoutMs) {
+  public WriteTimeouts(long timeoutMs) {
     this.limitNanos = timeoutMs * 1_000_000L;
   }
 
   /** Marks and sums the overdue writes of {@code ledger} at {@code now}; {@code mark} false only counts. */
-  Overdue scan(WriteLedger<TrackedWrite> ledger, long now, boolean mark) {
+  public Overdue scan(WriteLedger<TrackedWrite> ledger, long now, boolean mark) {
     Overdue o = new Overdue();
     for (Iterator<TrackedWrite> it = ledger.openEntries(); it.hasNext(); ) {
       TrackedWrite w = it.next();
@@ -58,7 +58,7 @@ final class WriteTimeouts {
   }
 
   /** Milliseconds until the next scan is due, given what the last one found. */
-  long nextDelayMs(Overdue o) {
+  public long nextDelayMs(Overdue o) {
     long wait = o.youngestAgeNanos < 0 ? limitNanos : limitNanos - o.youngestAgeNanos;
     return Math.max(1, wait / 1_000_000L);
   }

@@ -38,13 +38,13 @@ import java.util.Iterator;
  *
  * <p>Threading: everything here runs on the channel's event loop.
  */
-final class WriteTracker extends ChannelOutboundHandlerAdapter implements TrackedWrite.Owner {
+public final class WriteTracker extends ChannelOutboundHandlerAdapter implements TrackedWrite.Owner {
 
   /** Pipeline name of the tracker. */
-  static final String NAME = "tether-tracker";
+  public static final String NAME = "tether-tracker";
 
   /** What the tracker tells its owner. */
-  interface Listener {
+  public interface Listener {
     /** {@code bytes} more of {@code w} reached the kernel. */
     void flushed(TrackedWrite w, int bytes);
 
@@ -81,7 +81,7 @@ final class WriteTracker extends ChannelOutboundHandlerAdapter implements Tracke
   /** The write passed on most recently. */
   private TrackedWrite lastPassed;
 
-  WriteTracker(NetSocket socket, Listener listener) {
+  public WriteTracker(NetSocket socket, Listener listener) {
     this.socket = socket;
     this.listener = listener;
   }
@@ -95,7 +95,7 @@ final class WriteTracker extends ChannelOutboundHandlerAdapter implements Tracke
   // Into Vert.x's queue and out of it
 
   /** Sends {@code w} on its way through Vert.x's outbound queue (in order with every other write). */
-  void transmit(TrackedWrite w) {
+  public void transmit(TrackedWrite w) {
     w.stage(Stage.QUEUED);
     inQueue++;
     NettyAccess.write(socket, w, w.transmission());
@@ -245,7 +245,7 @@ final class WriteTracker extends ChannelOutboundHandlerAdapter implements Tracke
    *
    * @param resending told of each write before it is passed on again
    */
-  void replay(java.util.function.Consumer<TrackedWrite> resending) {
+  public void replay(java.util.function.Consumer<TrackedWrite> resending) {
     latched = false;
     replaying = true;
     TrackedWrite w;
@@ -262,7 +262,7 @@ final class WriteTracker extends ChannelOutboundHandlerAdapter implements Tracke
   }
 
   /** Removes the held writes and hands them over (to be given up); unlatches. */
-  void releaseHeld(java.util.function.Consumer<TrackedWrite> action) {
+  public void releaseHeld(java.util.function.Consumer<TrackedWrite> action) {
     latched = false;
     TrackedWrite w;
     while ((w = held.pollFirst()) != null) {
@@ -271,7 +271,7 @@ final class WriteTracker extends ChannelOutboundHandlerAdapter implements Tracke
   }
 
   /** Closes the channel from here: straight to the transport, failing whatever it still holds. */
-  void abort() {
+  public void abort() {
     ChannelHandlerContext c = ctx;
     if (c != null) {
       c.close();
@@ -280,27 +280,27 @@ final class WriteTracker extends ChannelOutboundHandlerAdapter implements Tracke
     }
   }
 
-  boolean latched() {
+  public boolean latched() {
     return latched;
   }
 
-  boolean replaying() {
+  public boolean replaying() {
     return replaying;
   }
 
-  int onWire() {
+  public int onWire() {
     return onWire;
   }
 
-  int inQueue() {
+  public int inQueue() {
     return inQueue;
   }
 
-  int heldCount() {
+  public int heldCount() {
     return held.size();
   }
 
-  Iterator<TrackedWrite> heldWrites() {
+  public Iterator<TrackedWrite> heldWrites() {
     return held.iterator();
   }
 }

@@ -1,4 +1,4 @@
-package dev.tether.net.impl;
+package dev.tether.net;
 
 import dev.tether.Tether;
 import dev.tether.event.Action;
@@ -12,11 +12,11 @@ import dev.tether.internal.NettyAccess;
 import dev.tether.ledger.LedgerSnapshot;
 import dev.tether.ledger.WriteLedger;
 import dev.tether.metrics.TetherRecorder;
-import dev.tether.net.TrackedSocket;
-import dev.tether.net.TrackingOptions;
-import dev.tether.net.WriteFailedException;
-import dev.tether.net.WriteReceipt;
+import dev.tether.net.impl.Callbacks;
 import dev.tether.net.impl.Callbacks.Kind;
+import dev.tether.net.impl.TrackedWrite;
+import dev.tether.net.impl.WriteTimeouts;
+import dev.tether.net.impl.WriteTracker;
 import dev.tether.net.impl.TrackedWrite.Stage;
 import dev.tether.net.spi.PartialWriteException;
 import dev.tether.recovery.FailureReporter;
@@ -56,7 +56,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Threading: everything below runs on the event loop of the socket's context; public methods
  * hop onto it or refuse to run elsewhere (see {@link TrackedSocket}).
  */
-public final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
+final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   private static final Logger log = LoggerFactory.getLogger(TrackedSocketImpl.class);
   private static final AtomicLong NUMBERS = new AtomicLong();
@@ -138,7 +138,7 @@ public final class TrackedSocketImpl implements TrackedSocket, WriteTracker.List
   }
 
   /** A number unique in this JVM, for connection ids of sockets wrapped outside a server. */
-  public static long nextNumber() {
+  static long nextNumber() {
     return NUMBERS.incrementAndGet();
   }
 
@@ -148,7 +148,7 @@ public final class TrackedSocketImpl implements TrackedSocket, WriteTracker.List
    * @param faultIndex the index that seeds this connection's faults (a server numbers its own
    *                   connections from 1, so the same seed gives the same faults run after run)
    */
-  public static Future<TrackedSocket> wrap(Vertx vertx, NetSocket socket, TrackingOptions options, long number,
+  static Future<TrackedSocket> wrap(Vertx vertx, NetSocket socket, TrackingOptions options, long number,
                                            long faultIndex) {
     ContextInternal ctx = NettyAccess.context(socket);
     if (NettyAccess.channel(socket).eventLoop().inEventLoop()) {
@@ -160,7 +160,7 @@ public final class TrackedSocketImpl implements TrackedSocket, WriteTracker.List
   }
 
   /** Wraps {@code socket}; must be called on its event loop. */
-  public static TrackedSocketImpl create(Vertx vertx, NetSocket socket, TrackingOptions options, long number,
+  static TrackedSocketImpl create(Vertx vertx, NetSocket socket, TrackingOptions options, long number,
                                          long faultIndex) {
     TrackedSocketImpl ts = new TrackedSocketImpl(vertx, socket, options, number, faultIndex);
     ts.install();
@@ -181,7 +181,7 @@ public final class TrackedSocketImpl implements TrackedSocket, WriteTracker.List
   }
 
   /** For the server: runs once after the connection ended, whatever user code did. */
-  public void onEnd(Runnable hook) {
+  void onEnd(Runnable hook) {
     this.endHook = hook;
   }
 
