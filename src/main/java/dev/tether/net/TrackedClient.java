@@ -42,7 +42,7 @@ public final class TrackedClient {
 
   public Future<TrackedSocket> connect(SocketAddress remote) {
     return client.connect(remote).compose(socket -> TrackedSocketImpl.wrap(vertx, socket, options.tracking(),
-      TrackedSocketImpl.nextNumber(), 0));
+      TrackedSocketImpl.nextNumber(), 0)).onSuccess(ts -> ((TrackedSocketImpl) ts).keepAlive(this));
   }
 
   public TrackedClientOptions options() {

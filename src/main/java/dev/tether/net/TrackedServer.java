@@ -64,8 +64,18 @@ public final class TrackedServer {
 
   /** Listens on the options' host and port. */
   public Future<TrackedServer> listen() {
-    return server.listen().map(this).onSuccess(v -> unregister =
-      ListeningServers.register(vertx, options.getName(), options.getHost(), server.actualPort()));
+    return listen(options.getPort(), options.getHost());
+  }
+
+  /** Listens on {@code port} (0 picks a free one) of the options' host. */
+  public Future<TrackedServer> listen(int port) {
+    return listen(port, options.getHost());
+  }
+
+  /** Listens on {@code host}:{@code port} (0 picks a free port). */
+  public Future<TrackedServer> listen(int port, String host) {
+    return server.listen(port, host).map(this).onSuccess(v -> unregister =
+      ListeningServers.register(vertx, options.getName(), host, server.actualPort()));
   }
 
   private void accept(NetSocket socket) {

@@ -108,6 +108,8 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   private long timeoutTimer = -1;
   private boolean full;
   private Runnable endHook;
+  /** What must live as long as this socket (the client that connected it: Vert.x closes collected clients). */
+  private Object keepAlive;
 
   // Handlers: set from any thread, read on the event loop
   private volatile Handler<Void> drainHandler;
@@ -178,6 +180,11 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     }
     socket.exceptionHandler(this::onException);
     socket.closeHandler(v -> onClosed());
+  }
+
+  /** Keeps {@code owner} reachable as long as this socket is. */
+  void keepAlive(Object owner) {
+    this.keepAlive = owner;
   }
 
   /** For the server: runs once after the connection ended, whatever user code did. */

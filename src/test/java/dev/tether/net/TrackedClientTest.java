@@ -78,4 +78,31 @@ class TrackedClientTest {
     ts.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     assertThat(ts.isClosed()).isTrue();
   }
+
+  @Test
+  void aSocketConnectedByPlainVertxCanBeWrappedFromAnyThread() throws Exception {
+    ByteArrayOutputStream received = new ByteArrayOutputStream();
+    TrackedServer server = TrackedServer.create(vertx, new TrackedServerOptions().setName("sink"))
+      .connectHandler(s -> s.handler(b -> {
+        synchronized (received) {
+          received.writeBytes(b.getBytes());
+        }
+      }));
+    int port = server.listen(0).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS).actualPort();
+    // keep the client referenced: Vert.x closes an unreachable client (and its sockets) when it is collected
+    io.vertx.core.net.NetClient plainClient = vertx.createNetClient();
+    io.vertx.core.net.NetSocket raw = plainClient.connect(port, "127.0.0.1")
+      .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    // the test thread is not the socket's event loop: wrap hops onto it
+    TrackedSocket ts = TrackedSocket.wrap(vertx, raw, new TrackingOptions().setServer("wrapped"))
+      .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    ts.write(Buffer.buffer("wrapped")).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    await().atMost(Duration.ofSeconds(10)).until(() -> {
+      synchronized (received) {
+        return received.toString().equals("wrapped");
+      }
+    });
+    assertThat(ts.id()).startsWith("wrapped-");
+    plainClient.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+  }
 }
