@@ -39,6 +39,8 @@ import java.util.List;
 import java.util.ServiceLoader;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
@@ -62,10 +64,12 @@ class PubSubGuideTest {
   private final List<JsonObject> failures = new CopyOnWriteArrayList<>();
   private final List<JsonObject> outcomes = new CopyOnWriteArrayList<>();
   private final List<LineClient> clients = new ArrayList<>();
+  private final List<ExecutorService> executors = new ArrayList<>();
 
   @AfterEach
   void stop() {
     clients.forEach(LineClient::close);
+    executors.forEach(ExecutorService::shutdownNow);
     if (vertx != null) {
       join(vertx.close());
     }
@@ -161,7 +165,7 @@ class PubSubGuideTest {
   @Test
   void aSubscriberThatStopsReadingCostsBoundedMemoryAndIsToldWhatItLost() throws Exception {
     int port = start(exampleConf(new JsonObject()
-      .put("highWaterMark", 8192).put("maxPendingBytes", 65536).put("writeTimeoutMs", 1000)
+      .put("highWaterMark", 8192).put("maxPendingBytes", 65536).put("writeTimeoutMs", 2000)
       .put("sendBufferSize", 4096)));
     LineClient fast = connect(port);
     LineClient slow = connect(port, 4096);
@@ -172,8 +176,11 @@ class PubSubGuideTest {
     slow.expect("OK SUB news");
 
     int n = 5000;
-    CompletableFuture<List<String>> fastGot = CompletableFuture.supplyAsync(() -> fast.lines(n));
-    CompletableFuture<List<String>> acks = CompletableFuture.supplyAsync(() -> pub.lines(n));
+    // threads of their own: these block, and the common pool may have a single worker
+    ExecutorService threads = Executors.newFixedThreadPool(3);
+    executors.add(threads);
+    CompletableFuture<List<String>> fastGot = CompletableFuture.supplyAsync(() -> fast.lines(n), threads);
+    CompletableFuture<List<String>> acks = CompletableFuture.supplyAsync(() -> pub.lines(n), threads);
     CompletableFuture<Void> publishing = CompletableFuture.runAsync(() -> {
       for (int i = 0; i < n; i += 100) {
         StringBuilder batch = new StringBuilder();
@@ -182,7 +189,7 @@ class PubSubGuideTest {
         }
         pub.send(batch.toString()); // blocks while the server does not read us: back-pressure
       }
-    });
+    }, threads);
     publishing.get(60, TimeUnit.SECONDS);
     assertThat(acks.get(60, TimeUnit.SECONDS)).allMatch(l -> l.startsWith("OK PUB news "));
 
