@@ -144,7 +144,7 @@ exec 3<&- 4<&- 5<&- 6<&-
 # --- 5. the verdict ---------------------------------------------------------------------------
 step "5. verdict"
 decided="$(grep -c 'WRITE_FAILED on pubsub-[0-9]*: RESEND by pubsub-resend-or-drop' "$log" || true)"
-resent="$(grep -c 'recovery of WRITE_FAILED on pubsub-[0-9]*: RESEND [0-9]* bytes -> OK' "$log" || true)"
+resent="$(grep -c 'recovery of WRITE_FAILED on pubsub-[0-9]* by pubsub-resend-or-drop: RESEND [0-9]* bytes -> OK' "$log" || true)"
 problems="$(grep -E ' (ERROR|WARN) ' "$log" | grep -v 'WRITE_FAILED (soft) .*InjectedWriteFault' || true)"
 if [ "$decided" -lt 1 ] || [ "$resent" -ne "$decided" ]; then
   echo "   FAILED: expected injected failures decided RESEND by pubsub-resend-or-drop and resent (decided $decided, resent $resent)"

@@ -61,11 +61,13 @@ public class MainVerticle extends VerticleBase {
     if (obs.http().enabled() || obs.monitor().enabled()) {
       // HTTP endpoints, event ring and dashboard; it needs the server names for /health
       deployments.add(vertx.deployVerticle(MonitorVerticle.class.getName(),
-        new DeploymentOptions().setConfig(cfg.raw().copy())));
+        new DeploymentOptions().setConfig(cfg.raw().copy()))
+        .recover(e -> missingDependency(e, "http/monitor", "vertx-micrometer-metrics and micrometer-registry-prometheus")));
     }
     if (obs.bridge().enabled()) {
       deployments.add(vertx.deployVerticle(BridgeVerticle.class.getName(),
-        new DeploymentOptions().setConfig(cfg.raw().copy())));
+        new DeploymentOptions().setConfig(cfg.raw().copy()))
+        .recover(e -> missingDependency(e, "bridge", "vertx-tcp-eventbus-bridge")));
     }
     for (ServerConfig server : cfg.servers()) {
       if (!server.enabled()) {
@@ -78,6 +80,22 @@ public class MainVerticle extends VerticleBase {
         .onFailure(e -> log.error("server {} failed to start: {}", server.name(), e.getMessage())));
     }
     return Future.all(deployments).onSuccess(v -> log.info("Tether node {} ready", cfg.node()));
+  }
+
+  /**
+   * A deployment that failed for want of a class: say which optional dependency of the library is
+   * missing instead of a bare ClassNotFoundException.
+   */
+  private static Future<String> missingDependency(Throwable e, String section, String artifacts) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof ClassNotFoundException || t instanceof NoClassDefFoundError) {
+        String message = section + ".enabled needs " + artifacts + " on the class path (missing " + t.getMessage()
+          + "); add them or set " + section + ".enabled to false";
+        log.error(message);
+        return Future.failedFuture(new IllegalStateException(message, e));
+      }
+    }
+    return Future.failedFuture(e);
   }
 
   /** Loaded only when metrics are on: its classes come from optional dependencies of the library. */

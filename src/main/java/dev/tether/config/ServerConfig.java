@@ -33,15 +33,18 @@ public record ServerConfig(
     "maxConnections", "protocol", "sendBufferSize", "receiveBufferSize");
 
   /**
-   * @param extraKeys keys the server's verticle understands beyond the common and tracking ones
+   * @param extraKeys keys the server's verticle understands beyond the common and tracking ones, or
+   *                  null to leave keys beyond those to the verticle (a verticle Tether does not know)
    */
   public static ServerConfig fromJson(String name, JsonObject json, Set<String> extraKeys) {
     String where = "servers." + name;
     Set<String> allowed = new TreeSet<>(KEYS);
     allowed.addAll(TrackingOptions.keys());
-    allowed.addAll(extraKeys);
+    if (extraKeys != null) {
+      allowed.addAll(extraKeys);
+    }
     for (String key : json.fieldNames()) {
-      if (!allowed.contains(key)) {
+      if (extraKeys != null && !allowed.contains(key)) {
         throw new IllegalArgumentException(where + "." + key + ": unknown key; allowed: " + allowed);
       }
     }

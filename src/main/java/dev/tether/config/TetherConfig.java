@@ -55,8 +55,11 @@ public record TetherConfig(String node, List<ServerConfig> servers, JsonObject r
         throw new IllegalArgumentException("servers." + name + ": must be an object");
       }
       String v = o.getValue("verticle") instanceof String vs ? vs : "";
+      // Tether's own verticles have a fixed set of keys; a verticle of yours gets its server object
+      // as it is and validates its own keys (ServerConfig.forVerticle(config(), name, yourKeys))
+      boolean own = VERTICLES.containsKey(v) || VERTICLES.containsValue(v);
       ServerConfig sc = ServerConfig.fromJson(name, o,
-        VERTICLE_KEYS.getOrDefault(v, VERTICLE_KEYS.getOrDefault(shortName(v), Set.of())));
+        own ? VERTICLE_KEYS.getOrDefault(v, VERTICLE_KEYS.getOrDefault(shortName(v), Set.of())) : null);
       verticleClass(sc.verticle());
       list.add(sc);
     }

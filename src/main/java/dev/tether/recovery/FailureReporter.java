@@ -98,8 +98,8 @@ public final class FailureReporter {
   /** Counts, logs and publishes an outcome. */
   public void publish(RecoveryOutcome o) {
     recorder.recoveryAction(o.policy() == null ? "unknown" : o.policy(), o.action(), o.result());
-    log.info("recovery of {} on {}: {} {} bytes -> {}{}", o.kind(), o.connection(), o.action(), o.bytes(),
-      o.result(), o.message() == null ? "" : " (" + o.message() + ")");
+    log.info("recovery of {} on {} by {}: {} {} bytes -> {}{}", o.kind(), o.connection(), o.policy(), o.action(),
+      o.bytes(), o.result(), o.message() == null ? "" : " (" + o.message() + ")");
     vertx.eventBus().publish(Addresses.RECOVERY, o.toJson());
   }
 }

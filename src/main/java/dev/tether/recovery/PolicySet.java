@@ -14,8 +14,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The policies of one server: one per failure kind where configured, else one for soft failures,
- * else the default. Configured as
+ * The policies of one server: one per failure kind where configured, else one for soft failures
+ * (refused writes whose bytes are held: not {@code WRITE_TIMEOUT} or {@code WRITE_QUEUE_OVERFLOW},
+ * which keep the connection usable but have nothing to resend), else the default. Configured as
  * <pre>{@code
  * "policies": {
  *   "default": "close",
@@ -107,7 +108,10 @@ public final class PolicySet {
     if (p != null) {
       return p;
     }
-    if (event.soft() && softPolicy != null) {
+    if (event.soft() && softPolicy != null && event.kind() != FailureKind.WRITE_TIMEOUT
+      && event.kind() != FailureKind.WRITE_QUEUE_OVERFLOW) {
+      // "soft" is for refusals whose bytes are held and can be resent; a timeout (bytes still in
+      // the transport) or an overflow (bytes never retained) has nothing to resend
       return softPolicy;
     }
     return defaultPolicy;

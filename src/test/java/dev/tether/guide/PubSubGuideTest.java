@@ -343,6 +343,19 @@ class PubSubGuideTest {
   }
 
   @Test
+  void throughConfTetherJsonItTakesSettingsOfItsOwnAndTyposStillStopTheNode() throws Exception {
+    int port = start(exampleConf(new JsonObject().put("maxLineBytes", 16)));
+    LineClient c = connect(port);
+    c.send("PUB a 0123456789A\n"); // 17 bytes
+    c.expect("ERR line too long (max 16 bytes)");
+    assertThat(c.closedByServer()).isTrue();
+    join(vertx.close());
+    // MainVerticle leaves a verticle's own keys to it; the verticle rejects what it does not know
+    assertThatThrownBy(() -> start(exampleConf(new JsonObject().put("maxLineByts", 16))))
+      .hasStackTraceContaining("servers.pubsub.maxLineByts: unknown key");
+  }
+
+  @Test
   void deployedDirectlyItTakesSettingsOfItsOwn() throws Exception {
     vertx = Vertx.vertx();
     PubSubVerticle v = new PubSubVerticle();
