@@ -8,6 +8,7 @@ import dev.tether.event.FailureEvent;
 import dev.tether.event.FailureKind;
 import dev.tether.event.RecoveryOutcome;
 import dev.tether.fault.FaultInjector;
+import dev.tether.internal.ContextAccess;
 import dev.tether.internal.NettyAccess;
 import dev.tether.ledger.LedgerSnapshot;
 import dev.tether.ledger.WriteLedger;
@@ -130,7 +131,8 @@ public final class TrackedSocketImpl implements TrackedSocket, WriteTracker.List
     this.remote = ra == null ? "unknown" : ra.host() + ":" + ra.port();
     this.injector = options.faults().enabled() ? options.faults().newInjector(faultIndex) : null;
     this.reporter = new FailureReporter(vertx, server, options.protocol(), options.policies(), options.decisionTimeoutMs());
-    this.callbacks = new Callbacks(id);
+    this.callbacks = new Callbacks(id, task -> context.runOnContext(v -> task.run()),
+      task -> ContextAccess.dispatch(context, task));
     this.tracker = new WriteTracker(socket, this);
     this.timeouts = new WriteTimeouts(options.writeTimeoutMs());
     this.highWaterMark = options.highWaterMark();
@@ -277,11 +279,12 @@ public final class TrackedSocketImpl implements TrackedSocket, WriteTracker.List
   }
 
   private void enterWrite(Buffer data, Promise<?> waiter, boolean receipt) {
-    callbacks.enter();
+    // a user's call: its receipt, a drain or a failure it causes run after it returned
+    callbacks.enterCall();
     try {
       doWrite(data, waiter, receipt);
     } finally {
-      callbacks.exit();
+      callbacks.exitCall();
     }
   }
 
@@ -298,7 +301,12 @@ public final class TrackedSocketImpl implements TrackedSocket, WriteTracker.List
     }
     if (state != State.CLOSED && !closeRequested) {
       closeRequested = true;
-      socket.close();
+      callbacks.enterCall(); // what closing fails at once is reported after close() returned
+      try {
+        socket.close();
+      } finally {
+        callbacks.exitCall();
+      }
     }
     return closed.future();
   }
@@ -410,11 +418,14 @@ public final class TrackedSocketImpl implements TrackedSocket, WriteTracker.List
       context.runOnContext(v -> reportFailure(kind, cause));
       return;
     }
-    callbacks.run(() -> {
+    callbacks.enterCall();
+    try {
       if (state != State.CLOSED) {
         report(event(kind, Direction.READ, 0, 0, 0, cause, 1, false));
       }
-    });
+    } finally {
+      callbacks.exitCall();
+    }
   }
 
   @Override
