@@ -675,7 +675,11 @@ public final class TrackedSocketImpl implements TrackedSocket, WriteTracker.List
 
   private void maybeReplay() {
     SoftFailure s = soft;
-    if (s == null || !s.replayDue || tracker.onWire() > 0 || !tracker.latched() || state == State.CLOSED) {
+    // after close() nothing is resent: Vert.x's close marker is already queued, and bytes replayed
+    // behind it may reach the kernel in the flush that closes, their writes failed nonetheless; the
+    // held bytes are given up when the connection has closed (see end())
+    if (s == null || !s.replayDue || tracker.onWire() > 0 || !tracker.latched() || state == State.CLOSED
+      || closeRequested) {
       return;
     }
     soft = null;
