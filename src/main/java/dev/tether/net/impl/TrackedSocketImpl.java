@@ -845,8 +845,11 @@ public final class TrackedSocketImpl implements TrackedSocket, WriteTracker.List
     if (replay != null) {
       finishReplay(RecoveryOutcome.FAILED, "connection closed before the resent bytes were flushed");
     }
-    if (soft != null && soft.decision != null && soft.decision.action() == Action.RESEND && closingFor == null) {
-      publish(outcome(soft.event, soft.decision, 0, RecoveryOutcome.FAILED, "connection closed before the resend"));
+    if (soft != null && soft.event != null && soft.event != closingFor && soft.decision != null
+      && soft.decision.action() == Action.RESEND) {
+      // its resend was pending: closed by the user, by a hard failure, or for another failure
+      publish(outcome(soft.event, soft.decision, 0, RecoveryOutcome.FAILED, closingFor == null
+        ? "connection closed before the resend" : "connection closed for " + closingFor.kind() + " before the resend"));
     }
     if (closingFor != null) {
       long bytes = 0;
@@ -974,11 +977,12 @@ public final class TrackedSocketImpl implements TrackedSocket, WriteTracker.List
     if (closingFor == null) {
       closingFor = e;
       closingDecision = d;
-      if (soft != null) {
-        soft.decision = d;
+      if (soft != null && soft.event == e) {
+        soft.decision = d; // a soft failure closed for itself: its outcome is the close's
       }
     } else {
-      publish(outcome(e, d, 0, RecoveryOutcome.OK, "already closing"));
+      // an escalated decision (a policy that threw, a spent budget) did not recover anything
+      publish(outcome(e, d, 0, d.escalated() ? RecoveryOutcome.FAILED : RecoveryOutcome.OK, "already closing"));
     }
     tracker.abort();
   }
