@@ -88,7 +88,9 @@ public final class FaultInjector extends ChannelOutboundHandlerAdapter {
       promise.tryFailure(refusal);
     } else if (pass != null && pass > 0 && pass < len) {
       faults++;
-      ChannelPromise passed = ctx.newPromise();
+      // progressive: if the connection fails while the passed part is under way, the tracker
+      // learns how much of it reached the kernel
+      ChannelPromise passed = ctx.newProgressivePromise();
       ctx.write(buf.retainedSlice(buf.readerIndex(), pass), passed);
       buf.release();
       promise.tryFailure(new PartialWriteException("injected: write #" + n + " passed " + pass + " of " + len

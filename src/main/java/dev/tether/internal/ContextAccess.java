@@ -23,6 +23,26 @@ public final class ContextAccess {
     return () -> ctx.removeCloseHook(closeable);
   }
 
+  /**
+   * Runs {@code action} now, on the calling thread, with {@code context} as Vert.x's current
+   * context (what {@code Vertx.currentContext()} returns inside it): code entered from a Netty
+   * callback otherwise runs with no current context, and a handler that sets a timer there would
+   * get one on another context. Call it on the context's event loop.
+   */
+  public static void dispatch(Context context, Runnable action) {
+    ContextInternal ctx = (ContextInternal) context;
+    if (ctx.isRunningOnContext()) {
+      action.run();
+      return;
+    }
+    ContextInternal prev = ctx.beginDispatch();
+    try {
+      action.run();
+    } finally {
+      ctx.endDispatch(prev);
+    }
+  }
+
   /** Runs {@code hook} once when {@code vertx} closes. */
   public static void onVertxClose(io.vertx.core.Vertx vertx, Runnable hook) {
     ((io.vertx.core.internal.VertxInternal) vertx).addCloseHook(completion -> {

@@ -47,7 +47,10 @@ import io.vertx.core.streams.WriteStream;
  *
  * <h2>User callbacks</h2>
  * Receipts, handlers and policies may write, close or throw at any moment. A callback never runs in
- * the middle of a state change of the socket: it runs after it, in order. One that throws is logged
+ * the middle of a state change of the socket: it runs after it, in order, with {@link #context()}
+ * as Vert.x's current context. Nor does it run inside a call of yours made outside any callback: a
+ * write that flushes or is refused at once completes its future, and runs the drain or failure
+ * handler it causes, after it returned (in a later turn of the loop). One that throws is logged
  * once with the connection id and the socket carries on with its books intact.
  */
 public interface TrackedSocket extends ReadStream<Buffer>, WriteStream<Buffer> {

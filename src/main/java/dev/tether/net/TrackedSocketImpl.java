@@ -8,6 +8,7 @@ import dev.tether.event.FailureEvent;
 import dev.tether.event.FailureKind;
 import dev.tether.event.RecoveryOutcome;
 import dev.tether.fault.FaultInjector;
+import dev.tether.internal.ContextAccess;
 import dev.tether.internal.NettyAccess;
 import dev.tether.ledger.LedgerSnapshot;
 import dev.tether.ledger.WriteLedger;
@@ -132,7 +133,8 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     this.remote = ra == null ? "unknown" : ra.host() + ":" + ra.port();
     this.injector = options.faults().enabled() ? options.faults().newInjector(faultIndex) : null;
     this.reporter = new FailureReporter(vertx, server, options.protocol(), options.policies(), options.decisionTimeoutMs());
-    this.callbacks = new Callbacks(id);
+    this.callbacks = new Callbacks(id, task -> context.runOnContext(v -> task.run()),
+      task -> ContextAccess.dispatch(context, task));
     this.tracker = new WriteTracker(socket, this);
     this.timeouts = new WriteTimeouts(options.writeTimeoutMs());
     this.highWaterMark = options.highWaterMark();
@@ -284,11 +286,12 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   }
 
   private void enterWrite(Buffer data, Promise<?> waiter, boolean receipt) {
-    callbacks.enter();
+    // a user's call: its receipt, a drain or a failure it causes run after it returned
+    callbacks.enterCall();
     try {
       doWrite(data, waiter, receipt);
     } finally {
-      callbacks.exit();
+      callbacks.exitCall();
     }
   }
 
@@ -305,7 +308,12 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     }
     if (state != State.CLOSED && !closeRequested) {
       closeRequested = true;
-      socket.close();
+      callbacks.enterCall(); // what closing fails at once is reported after close() returned
+      try {
+        socket.close();
+      } finally {
+        callbacks.exitCall();
+      }
     }
     return closed.future();
   }
@@ -417,11 +425,14 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
       context.runOnContext(v -> reportFailure(kind, cause));
       return;
     }
-    callbacks.run(() -> {
+    callbacks.enterCall();
+    try {
       if (state != State.CLOSED) {
         report(event(kind, Direction.READ, 0, 0, 0, cause, 1, false));
       }
-    });
+    } finally {
+      callbacks.exitCall();
+    }
   }
 
   @Override
@@ -671,7 +682,11 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   private void maybeReplay() {
     SoftFailure s = soft;
-    if (s == null || !s.replayDue || tracker.onWire() > 0 || !tracker.latched() || state == State.CLOSED) {
+    // after close() nothing is resent: Vert.x's close marker is already queued, and bytes replayed
+    // behind it may reach the kernel in the flush that closes, their writes failed nonetheless; the
+    // held bytes are given up when the connection has closed (see end())
+    if (s == null || !s.replayDue || tracker.onWire() > 0 || !tracker.latched() || state == State.CLOSED
+      || closeRequested) {
       return;
     }
     soft = null;
@@ -837,8 +852,11 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     if (replay != null) {
       finishReplay(RecoveryOutcome.FAILED, "connection closed before the resent bytes were flushed");
     }
-    if (soft != null && soft.decision != null && soft.decision.action() == Action.RESEND && closingFor == null) {
-      publish(outcome(soft.event, soft.decision, 0, RecoveryOutcome.FAILED, "connection closed before the resend"));
+    if (soft != null && soft.event != null && soft.event != closingFor && soft.decision != null
+      && soft.decision.action() == Action.RESEND) {
+      // its resend was pending: closed by the user, by a hard failure, or for another failure
+      publish(outcome(soft.event, soft.decision, 0, RecoveryOutcome.FAILED, closingFor == null
+        ? "connection closed before the resend" : "connection closed for " + closingFor.kind() + " before the resend"));
     }
     if (closingFor != null) {
       long bytes = 0;
@@ -966,11 +984,12 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     if (closingFor == null) {
       closingFor = e;
       closingDecision = d;
-      if (soft != null) {
-        soft.decision = d;
+      if (soft != null && soft.event == e) {
+        soft.decision = d; // a soft failure closed for itself: its outcome is the close's
       }
     } else {
-      publish(outcome(e, d, 0, RecoveryOutcome.OK, "already closing"));
+      // an escalated decision (a policy that threw, a spent budget) did not recover anything
+      publish(outcome(e, d, 0, d.escalated() ? RecoveryOutcome.FAILED : RecoveryOutcome.OK, "already closing"));
     }
     tracker.abort();
   }

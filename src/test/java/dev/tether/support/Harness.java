@@ -82,6 +82,72 @@ public final class Harness implements AutoCloseable {
   }
 
   /**
+   * A Vert.x instance with Tether installed (meters in {@link #registry}) and no server yet: start
+   * as many servers on it as needed with {@link #serve}, one after the other or side by side. The
+   * event-bus collectors ({@link #failures}, {@link #outcomes}) are not subscribed: a long run would
+   * only grow them.
+   */
+  public static Harness bare() {
+    Harness h = new Harness(Vertx.vertx());
+    Tether.install(h.vertx, "test-node", new MicrometerRecorder(h.registry));
+    return h;
+  }
+
+  /** A tracked server deployed in a verticle of its own, and the context that accepts its connections. */
+  public record Served(Vertx vertx, TrackedServer server, Context context, String deploymentId) {
+
+    public int port() {
+      return server.actualPort();
+    }
+
+    /** The server's open connection count, read on its accepting event loop. */
+    public int openConnections() {
+      CompletableFuture<Integer> f = new CompletableFuture<>();
+      context.runOnContext(v -> f.complete(server.openConnections()));
+      try {
+        return f.get(10, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        throw new AssertionError("cannot read the open connection count", e);
+      }
+    }
+
+    /** Undeploys the verticle: the server stops listening. */
+    public void stop() {
+      await(vertx.undeploy(deploymentId));
+    }
+  }
+
+  /**
+   * Deploys a verticle listening with a {@link TrackedServer} on 127.0.0.1 port 0.
+   *
+   * @param onConnect runs on the accepting event loop for each connection
+   */
+  public Served serve(TrackedServerOptions options, Consumer<TrackedSocket> onConnect) {
+    CompletableFuture<Served> served = new CompletableFuture<>();
+    options.setHost("127.0.0.1").setPort(0);
+    String id = await(vertx.deployVerticle(new VerticleBase() {
+      @Override
+      public Future<?> start() {
+        return TrackedServer.create(vertx, options).connectHandler(onConnect::accept).listen()
+          .onSuccess(s -> served.complete(new Served(vertx, s, context, null)));
+      }
+    }));
+    try {
+      Served s = served.get(10, TimeUnit.SECONDS);
+      return new Served(s.vertx(), s.server(), s.context(), id);
+    } catch (Exception e) {
+      throw new AssertionError("server did not start", e);
+    }
+  }
+
+  /** Removes the meters tagged with {@code server} from the registry (keeps searches fast in long runs). */
+  public void forgetMeters(String server) {
+    for (var m : Search.in(registry).tags("server", server).meters()) {
+      registry.remove(m);
+    }
+  }
+
+  /**
    * @param onConnect extra set-up run on the event loop for each connection (e.g. an echo), or null
    */
   public static Harness start(TrackingOptions options, NetServerOptions net, Consumer<TrackedSocket> onConnect) {

@@ -6,6 +6,7 @@ import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 
 import static org.awaitility.Awaitility.await;
 
@@ -19,6 +20,7 @@ public final class Peer implements AutoCloseable {
   private final ByteArrayOutputStream received = new ByteArrayOutputStream();
   private volatile boolean eof;
   private volatile Throwable readError;
+  private final CompletableFuture<byte[]> eofFuture = new CompletableFuture<>();
   private Thread reader;
 
   private Peer(Socket socket) {
@@ -29,6 +31,16 @@ public final class Peer implements AutoCloseable {
   public static Peer reading(int port) throws IOException {
     Peer p = new Peer(connect(port, -1));
     p.startReading();
+    return p;
+  }
+
+  /**
+   * Connects with a small receive buffer, stays stalled (reads nothing) for {@code stallMs}, then
+   * reads everything: the stall and its end are part of a test's schedule.
+   */
+  public static Peer stalledThenReading(int port, int receiveBuffer, long stallMs) throws IOException {
+    Peer p = new Peer(connect(port, receiveBuffer));
+    p.startReading(stallMs);
     return p;
   }
 
@@ -48,9 +60,16 @@ public final class Peer implements AutoCloseable {
   }
 
   private void startReading() {
+    startReading(0);
+  }
+
+  private void startReading(long stallMs) {
     reader = new Thread(() -> {
       byte[] buf = new byte[64 * 1024];
       try (InputStream in = socket.getInputStream()) {
+        if (stallMs > 0) {
+          Thread.sleep(stallMs); // the scheduled stall, not synchronisation
+        }
         int n;
         while ((n = in.read(buf)) >= 0) {
           synchronized (received) {
@@ -59,8 +78,11 @@ public final class Peer implements AutoCloseable {
         }
       } catch (IOException e) {
         readError = e;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
       } finally {
         eof = true;
+        eofFuture.complete(received());
       }
     }, "peer-reader-" + socket.getLocalPort());
     reader.setDaemon(true);
@@ -68,8 +90,10 @@ public final class Peer implements AutoCloseable {
   }
 
   public void send(byte[] data) throws IOException {
-    socket.getOutputStream().write(data);
-    socket.getOutputStream().flush();
+    // one stream: the reader closes the socket at EOF, and asking for the stream again then throws
+    java.io.OutputStream out = socket.getOutputStream();
+    out.write(data);
+    out.flush();
   }
 
   public byte[] received() {
@@ -92,6 +116,16 @@ public final class Peer implements AutoCloseable {
   public byte[] awaitEof(Duration timeout) {
     await().atMost(timeout).until(() -> eof);
     return received();
+  }
+
+  /** Completes with everything received once reading ended (EOF or a read error). */
+  public CompletableFuture<byte[]> eofFuture() {
+    return eofFuture;
+  }
+
+  /** The error that ended reading, if any (null after a clean EOF). */
+  public Throwable readError() {
+    return readError;
   }
 
   public void awaitReceived(int bytes, Duration timeout) {

@@ -5,6 +5,7 @@ import org.slf4j.LoggerFactory;
 
 import java.util.ArrayDeque;
 import java.util.EnumSet;
+import java.util.concurrent.Executor;
 
 /**
  * Runs a connection's user callbacks (receipts, drain, failure, outcome, close, exception and read
@@ -12,11 +13,21 @@ import java.util.EnumSet;
  * it by throwing.
  *
  * <p>Every entry point into the socket (a user call, a Netty write or completion, a timer, a
- * decision) runs inside {@link #run}. A callback {@linkplain #post posted} while inside is queued
- * and runs when the outermost entry point has finished its state change, in the order posted; one
- * posted outside runs at once. So a receipt that writes sees the socket as it is after the
- * transition that completed it, never half way through a replay. A callback that throws is logged
- * (once per kind and connection at WARN, later ones at DEBUG) and the next one runs.
+ * decision) runs inside {@link #run} (or {@link #enter}/{@link #exit}). A callback
+ * {@linkplain #post posted} while inside is queued and runs when the outermost entry point has
+ * finished its state change, in the order posted. So a receipt that writes sees the socket as it is
+ * after the transition that completed it, never half way through a replay. A callback that throws
+ * is logged (once per kind and connection at WARN, later ones at DEBUG) and the next one runs.
+ *
+ * <p>When the outermost entry point is a call of the user's made outside any callback (a write at
+ * top level on the loop, or its hop from another thread, {@code close}, {@code reportFailure}),
+ * what it posted does not run before the call returns: the user's own code is in the middle of
+ * something, and a drain or failure handler (or the receipt of another write) must not run inside
+ * its {@code write}. Those callbacks run in a later turn of the loop, or at the end of the next
+ * entry point if that comes first, still in the order posted ({@link #enterCall}/{@link #exitCall}).
+ *
+ * <p>Callbacks run with the socket's context as Vert.x's current context, whichever entry point
+ * ran them (a Netty completion has none of its own).
  *
  * <p>Threading: confined to the connection's event loop, like all socket state.
  */
@@ -28,15 +39,25 @@ public final class Callbacks {
   public enum Kind { RECEIPT, DRAIN, FAILURE, OUTCOME, CLOSE, EXCEPTION, READ, END, HOOK }
 
   private final String connection;
+  /** Runs a task in a later turn of the connection's event loop, on its context. */
+  private final Executor later;
+  /** Runs a task now with the connection's context current. */
+  private final Executor onContext;
+  /** Runs what is queued, in order (made once: draining happens on the write path). */
+  private final Runnable runQueued = this::runQueued;
   // State accessed exclusively from the connection's event loop
   private final ArrayDeque<Object> queue = new ArrayDeque<>();
   private final EnumSet<Kind> logged = EnumSet.noneOf(Kind.class);
   private int depth;
   private boolean draining;
+  /** A later turn will run what a user's call posted. */
+  private boolean drainScheduled;
   private long thrown;
 
-  public Callbacks(String connection) {
+  public Callbacks(String connection, Executor later, Executor onContext) {
     this.connection = connection;
+    this.later = later;
+    this.onContext = onContext;
   }
 
   /** Runs {@code action} as an entry point: callbacks it posts wait until it (and any outer one) returns. */
@@ -62,18 +83,45 @@ public final class Callbacks {
     }
   }
 
+  /**
+   * Enters a call of the user's (write, close, reportFailure); pair with {@link #exitCall()} in a
+   * finally block. Inside a callback it is an ordinary nested entry point.
+   */
+  public void enterCall() {
+    depth++;
+  }
+
+  /**
+   * Leaves a call of the user's. When it was the outermost entry point, what it posted runs in a
+   * later turn of the loop (or at the end of the next entry point), never before the call returns.
+   */
+  public void exitCall() {
+    depth--;
+    if (depth == 0 && !draining && !queue.isEmpty() && !drainScheduled) {
+      drainScheduled = true;
+      later.execute(() -> {
+        drainScheduled = false;
+        if (depth == 0) {
+          drain();
+        }
+      });
+    }
+  }
+
   /** True inside an entry point or while posted callbacks run. */
-  boolean busy() {
+  public boolean busy() {
     return depth > 0 || draining;
   }
 
-  /** Runs {@code callback} guarded, now when outside any entry point, else when the outermost one ends. */
+  /**
+   * Runs {@code callback} guarded, after what was posted before it: when the outermost entry point
+   * ends (see {@link #exitCall} for user calls), or now when outside any.
+   */
   public void post(Kind kind, Runnable callback) {
-    if (depth == 0 && !draining) {
-      guarded(kind, callback);
-    } else {
-      queue.addLast(kind);
-      queue.addLast(callback);
+    queue.addLast(kind);
+    queue.addLast(callback);
+    if (depth == 0) {
+      drain(); // outside any entry point: now, behind anything a user's call left queued
     }
   }
 
@@ -91,14 +139,21 @@ public final class Callbacks {
     if (draining) {
       return;
     }
+    if (queue.isEmpty()) {
+      return;
+    }
     draining = true;
     try {
-      Object kind;
-      while ((kind = queue.pollFirst()) != null) {
-        guarded((Kind) kind, (Runnable) queue.pollFirst());
-      }
+      onContext.execute(runQueued);
     } finally {
       draining = false;
+    }
+  }
+
+  private void runQueued() {
+    Object kind;
+    while ((kind = queue.pollFirst()) != null) {
+      guarded((Kind) kind, (Runnable) queue.pollFirst());
     }
   }
 

@@ -4,9 +4,11 @@ import dev.tether.internal.NettyAccess;
 import dev.tether.net.impl.TrackedWrite.Stage;
 import dev.tether.net.spi.PartialWriteException;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.ChannelProgressiveFuture;
+import io.netty.channel.ChannelProgressiveFutureListener;
 import io.netty.channel.ChannelPromise;
 import io.netty.util.concurrent.PromiseNotifier;
 import io.vertx.core.net.NetSocket;
@@ -192,8 +194,7 @@ public final class WriteTracker extends ChannelOutboundHandlerAdapter implements
     if (cause instanceof PartialWriteException pwe && usable && !w.settled()) {
       // the first part is still on its way: follow it as a transmission of its own
       onWire++;
-      int passed = Math.min(pwe.passedBytes(), w.remaining());
-      pwe.passed().addListener((ChannelFuture pf) -> passedComplete(w, passed, pf));
+      new PassedPart(w, Math.min(pwe.passedBytes(), w.remaining()), pwe.passed());
     }
     if (w.settled()) {
       idleCheck();
@@ -214,13 +215,50 @@ public final class WriteTracker extends ChannelOutboundHandlerAdapter implements
     idleCheck();
   }
 
-  private void passedComplete(TrackedWrite w, int passed, ChannelFuture f) {
+  /**
+   * The part of a write that a handler passed on before refusing the rest, followed to its end. When
+   * its future is progressive (as the fault injector's is), the bytes it reports written count as
+   * flushed even if the part then fails: they reached the kernel, and the peer gets them.
+   */
+  private final class PassedPart implements ChannelFutureListener {
+    private final TrackedWrite w;
+    private final int bytes;
+    private long progress;
+
+    PassedPart(TrackedWrite w, int bytes, ChannelFuture f) {
+      this.w = w;
+      this.bytes = bytes;
+      if (f instanceof ChannelProgressiveFuture pf) {
+        pf.addListener(new ChannelProgressiveFutureListener() {
+          @Override
+          public void operationProgressed(ChannelProgressiveFuture future, long progress, long total) {
+            PassedPart.this.progress = progress;
+          }
+
+          @Override
+          public void operationComplete(ChannelProgressiveFuture future) {
+          }
+        });
+      }
+      f.addListener(this);
+    }
+
+    @Override
+    public void operationComplete(ChannelFuture f) {
+      passedComplete(w, bytes, f, progress);
+    }
+  }
+
+  private void passedComplete(TrackedWrite w, int passed, ChannelFuture f, long progress) {
     listener.enter();
     try {
       onWire--;
       if (f.isSuccess() && !w.settled()) {
         listener.flushed(w, passed);
       } else if (!f.isSuccess()) {
+        if (progress > 0 && !w.settled()) {
+          listener.flushed(w, (int) Math.min(progress, Math.min(passed, w.remaining())));
+        }
         listener.hardFailure(w, f.cause());
       }
       idleCheck();

@@ -11,9 +11,30 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** Callbacks run after the state change that caused them, in order, and a throwing one stops nothing. */
 class CallbacksTest {
 
+  /** Tasks for "a later turn of the loop", run by the test when it chooses. */
+  private final java.util.ArrayDeque<Runnable> later = new java.util.ArrayDeque<>();
+
+  private Callbacks callbacks() {
+    return new Callbacks("c-1", later::add, Runnable::run);
+  }
+
+  @Test
+  void whatAUsersOwnCallCausesRunsAfterTheCallReturnedInALaterTurn() {
+    Callbacks cb = callbacks();
+    List<String> log = new ArrayList<>();
+    cb.enterCall();
+    cb.post(Kind.RECEIPT, () -> log.add("receipt"));
+    cb.post(Kind.DRAIN, () -> log.add("drain"));
+    cb.exitCall();
+    log.add("call returned");
+    assertThat(later).hasSize(1);
+    later.poll().run();
+    assertThat(log).containsExactly("call returned", "receipt", "drain");
+  }
+
   @Test
   void outsideAnEntryPointACallbackRunsAtOnce() {
-    Callbacks cb = new Callbacks("c-1");
+    Callbacks cb = callbacks();
     List<String> log = new ArrayList<>();
     cb.post(Kind.RECEIPT, () -> log.add("now"));
     assertThat(log).containsExactly("now");
@@ -21,7 +42,7 @@ class CallbacksTest {
 
   @Test
   void insideNestedEntryPointsCallbacksWaitForTheOutermostAndKeepTheirOrder() {
-    Callbacks cb = new Callbacks("c-1");
+    Callbacks cb = callbacks();
     List<String> log = new ArrayList<>();
     cb.run(() -> {
       cb.post(Kind.RECEIPT, () -> log.add("a"));
@@ -34,7 +55,7 @@ class CallbacksTest {
 
   @Test
   void aCallbackThatEntersAgainQueuesBehindTheOnesAlreadyWaiting() {
-    Callbacks cb = new Callbacks("c-1");
+    Callbacks cb = callbacks();
     List<String> log = new ArrayList<>();
     cb.run(() -> {
       cb.post(Kind.RECEIPT, () -> {
@@ -50,7 +71,7 @@ class CallbacksTest {
 
   @Test
   void aThrowingCallbackIsCountedAndTheNextOneStillRuns() {
-    Callbacks cb = new Callbacks("c-1");
+    Callbacks cb = callbacks();
     List<String> log = new ArrayList<>();
     cb.run(() -> {
       cb.post(Kind.FAILURE, () -> {
@@ -68,7 +89,7 @@ class CallbacksTest {
 
   @Test
   void anEntryPointThatThrowsStillRunsWhatItPosted() {
-    Callbacks cb = new Callbacks("c-1");
+    Callbacks cb = callbacks();
     List<String> log = new ArrayList<>();
     try {
       cb.run(() -> {
