@@ -91,7 +91,9 @@ class JarContentsIT {
         "io/micrometer/prometheusmetrics/PrometheusMeterRegistry.class",
         "io/vertx/ext/eventbus/bridge/tcp/TcpEventBusBridge.class",
         "io/netty/channel/epoll/Epoll.class",
-        "META-INF/native/libnetty_transport_native_epoll_x86_64.so");
+        "META-INF/native/libnetty_transport_native_epoll_x86_64.so",
+        "io/netty/channel/uring/IoUring.class",
+        "META-INF/native/libnetty_transport_native_io_uring42_x86_64.so");
       assertThat(files).as("signatures of signed dependencies are left out")
         .noneMatch(n -> n.matches("META-INF/[^/]*\\.(SF|DSA|RSA)"));
 
