@@ -37,8 +37,8 @@ class JarContentsIT {
 
   static final String TOOLS = "dev/tether/tools/";
   /** The tools the scripts run with {@code java -cp target/tether.jar <class>}. */
-  static final List<String> SCRIPT_TOOLS = List.of("LoadGen", "BenchServer", "BenchSummary", "SessionBench",
-    "Stress", "Watch", "ChaosProxy", "Args");
+  static final List<String> SCRIPT_TOOLS = List.of("LoadGen", "BenchServer", "BenchSummary", "BenchChart",
+    "BenchResults", "NettyEcho", "SessionBench", "Stress", "Watch", "ChaosProxy", "Args");
 
   /** The only dependencies the library's POM passes on to its users (compile scope, not optional). */
   static final Set<String> LIBRARY_DEPENDENCIES = Set.of(
