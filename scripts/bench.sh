@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Tether benchmark: tracked echo vs plain Vert.x echo, paired trials, fresh JVM per trial.
+# Tether benchmark: tracked echo vs plain Vert.x echo vs raw Netty echo, paired trials, fresh JVM per trial.
 #
 #   scripts/bench.sh            tracked (EchoVerticle, metrics recorder off) vs plain (PlainEchoVerticle)
+#                               vs netty (raw Netty echo, dev.tether.tools.NettyEcho: the anchor)
 #   scripts/bench.sh metrics    tracked with metrics ON vs tracked with metrics OFF
 #   scripts/bench.sh session    session-protocol echo (SessionVerticle) vs tracked raw echo; no target ("info")
 #   scripts/bench.sh jmh        JMH micro-benchmarks of the write ledger (-prof gc)
-#   scripts/bench.sh quick      one pair of each default workload, short windows (a smoke test)
+#   scripts/bench.sh quick      one pair (tracked, plain, netty) of each default workload, short windows (a smoke test)
 #
 # Environment overrides:
 #   PAIRS (default 5)          SECONDS (measured seconds per trial, 10)   WARMUP (6)
-#   FLATOUT (flat-out phase, information only, 2)   BUDGET (no new trial after that many s, 600)
+#   FLATOUT (flat-out phase, information only, 2)   BUDGET (no new trial after that many s, 600; 900 with netty)
 #   RETRIES (re-runs of a disturbed trial, 2)
 #   QUIET_PCT / QUIET_WAIT (before each trial, wait up to QUIET_WAIT s (30) for the CPUs to be
 #                           under QUIET_PCT % busy (15))
@@ -18,6 +19,12 @@
 #   ECHO_CONF (tracking options of the tracked echo, JSON)   WORKLOADS ("w1k w64")
 #   SERVER_HEAP (server -Xms/-Xmx, 256m, same for both variants)
 #   OUT (results directory)    JMH_ARGS (extra arguments for org.openjdk.jmh.Main)
+#   TRANSPORT (nio | epoll | io_uring, default nio): the Netty transport of every variant of the run
+#   NETTY_ALLOC (pooled | default, default pooled): read allocator of the netty variant,
+#               PooledByteBufAllocator.DEFAULT or ByteBufAllocator.DEFAULT (Vert.x's: adaptive in Netty 4.2)
+#
+# Writes OUT/results.txt (one RESULT line per trial), OUT/summary.txt and OUT/chart.svg (the paired
+# ratios, dots per pair, median, targets).
 #
 # Needs JDK 17 and, for pinning, util-linux taskset (without it the run is unpinned and says so).
 # Everything is loopback; every trial has a deadline.
@@ -30,7 +37,6 @@ MODE=${1:-default}
 PAIRS=${PAIRS:-5}
 WARMUP=${WARMUP:-6}
 FLATOUT=${FLATOUT:-2}
-BUDGET=${BUDGET:-600}
 MAX_FOREIGN=${MAX_FOREIGN:-10}
 MAX_LATE_FRAC=${MAX_LATE_FRAC:-0.10}
 RETRIES=${RETRIES:-2}
@@ -40,6 +46,16 @@ QUIET_WAIT=${QUIET_WAIT:-30}
 # tracked echo can stay paused for ever (see docs/performance.md, "Known problems"); 4 MiB keeps the
 # pause out of the measured path without changing the per-write cost.
 ECHO_CONF=${ECHO_CONF:-'{"highWaterMark":4194304,"maxPendingBytes":67108864}'}
+TRANSPORT=${TRANSPORT:-nio}
+case "$TRANSPORT" in
+  nio|epoll|io_uring) ;;
+  *) echo "bench: TRANSPORT is nio, epoll or io_uring, got $TRANSPORT" >&2; exit 2 ;;
+esac
+NETTY_ALLOC=${NETTY_ALLOC:-pooled}
+case "$NETTY_ALLOC" in
+  pooled|default) ;;
+  *) echo "bench: NETTY_ALLOC is pooled or default, got $NETTY_ALLOC" >&2; exit 2 ;;
+esac
 STAMP=$(date +%Y%m%d-%H%M%S)
 OUT=${OUT:-target/bench/$MODE-$STAMP}
 
@@ -87,9 +103,12 @@ if [ "$MODE" = jmh ]; then
 fi
 
 # ---- paired echo trials --------------------------------------------------------------------------
+# Roles: A the candidate, B the baseline (the gate is A/B), C (default and quick) the raw Netty anchor:
+# A/C is held against issue 10's goals (information, not a gate), B/C is information.
+C=""
 case "$MODE" in
-  default) A=tracked; B=plain; CPU_TARGET=1.05; ALLOC_TARGET=1.10 ;;
-  quick) A=tracked; B=plain; CPU_TARGET=1.05; ALLOC_TARGET=1.10
+  default) A=tracked; B=plain; C=netty; CPU_TARGET=1.05; ALLOC_TARGET=1.10 ;;
+  quick) A=tracked; B=plain; C=netty; CPU_TARGET=1.05; ALLOC_TARGET=1.10
          PAIRS=1; MEASURE_S=$(printenv SECONDS || echo 3); WARMUP=${WARMUP_QUICK:-3}; FLATOUT=1 ;;
   metrics) A=tracked-metrics; B=tracked-noop; CPU_TARGET=1.03; ALLOC_TARGET=1.03 ;;
   # the session echo, driven with the session protocol (LoadGen --protocol session), against the
@@ -97,6 +116,10 @@ case "$MODE" in
   session) A=session; B=tracked; CPU_TARGET=info; ALLOC_TARGET=info ;;
   *) echo "usage: scripts/bench.sh [default|metrics|session|jmh|quick]" >&2; exit 2 ;;
 esac
+ROLES="A B"
+[ -n "$C" ] && ROLES="A B C"
+# no new trial after BUDGET seconds: 600 for two variants, 900 for three (30 trials of about 21 s)
+BUDGET=${BUDGET:-$([ -n "$C" ] && echo 900 || echo 600)}
 WORKLOADS=${WORKLOADS:-"w1k w64"}
 
 build_main
@@ -142,7 +165,8 @@ run_trial() {
   local limit
   limit=$(awk -v a="$WARMUP" -v b="$MEASURE_S" -v c="$FLATOUT" 'BEGIN { printf "%d", a + b + c + 60 }')
   # shellcheck disable=SC2086
-  $PIN_SERVER java $SERVER_JVM "-Dbench.echoConf=$ECHO_CONF" -cp "$CP" dev.tether.tools.BenchServer "$variant" "$limit" >"$slog" 2>&1 &
+  $PIN_SERVER java $SERVER_JVM "-Dbench.echoConf=$ECHO_CONF" "-Dbench.transport=$TRANSPORT" \
+    "-Dbench.nettyAllocator=$NETTY_ALLOC" -cp "$CP" dev.tether.tools.BenchServer "$variant" "$limit" >"$slog" 2>&1 &
   SERVER_PID=$!
   local ready="" i
   for i in $(seq 1 150); do
@@ -154,18 +178,31 @@ run_trial() {
   if [ -z "$ready" ]; then
     log "server $variant did not start; see $slog"
     cleanup
+    local rc=0
+    wait "$SERVER_PID" 2>/dev/null || rc=$?
+    SERVER_PID=""
+    if [ "$rc" = 2 ]; then
+      # exit code 2: wrong usage or the transport is not available here; no retry helps
+      grep '^BenchServer:' "$slog" >&2 || tail -5 "$slog" >&2
+      log "stopping: BenchServer refused to run ($slog)"
+      exit 1
+    fi
     echo "RESULT workload=$w pair=$p variant=$variant role=$role attempt=$attempt valid=0 why=server-did-not-start" >>"$RESULTS"
     return 1
   fi
-  local port ctl
+  local port ctl running
   read -r _ port ctl _ <<<"$ready"
+  # the transport the server really runs (BenchServer refuses to run another than TRANSPORT)
+  running=$(sed -n 's/.* transport=\([^ ]*\).*/\1/p' <<<"$ready")
+  local extra="transport=${running:-unknown}"
+  [ "$variant" = netty ] && extra="$extra nettyAlloc=$NETTY_ALLOC"
   local proto=raw
   [ "$variant" = session ] && proto=session
   # shellcheck disable=SC2086,SC2046
   if ! $PIN_LOAD timeout "$limit" java $LOAD_JVM -cp "$CP" dev.tether.tools.LoadGen --port "$port" --ctl "$ctl" \
       --protocol "$proto" $(workload_args "$w") --warmup "$WARMUP" --seconds "$MEASURE_S" --flatout "$FLATOUT" \
       --max-foreign "$MAX_FOREIGN" --max-late-frac "$MAX_LATE_FRAC" --quit \
-      --label "workload=$w pair=$p variant=$variant role=$role attempt=$attempt pinned=$PINNED" >"$llog" 2>&1; then
+      --label "workload=$w pair=$p variant=$variant role=$role attempt=$attempt pinned=$PINNED $extra" >"$llog" 2>&1; then
     log "load generator failed; see $llog"
   fi
   for i in $(seq 1 50); do
@@ -178,7 +215,7 @@ run_trial() {
   local result
   result=$(grep -m1 '^RESULT ' "$llog" || true)
   if [ -z "$result" ]; then
-    echo "RESULT workload=$w pair=$p variant=$variant role=$role attempt=$attempt valid=0 why=no-result" >>"$RESULTS"
+    echo "RESULT workload=$w pair=$p variant=$variant role=$role attempt=$attempt $extra valid=0 why=no-result" >>"$RESULTS"
     return 1
   fi
   echo "$result" >>"$RESULTS"
@@ -216,16 +253,20 @@ wait_quiet() {
   done
 }
 
-log "mode=$MODE: $A (A) vs $B (B), workloads: $WORKLOADS, $PAIRS pairs, warm-up ${WARMUP}s, measured ${MEASURE_S}s,"
-log "flat-out ${FLATOUT}s, pinned=$PINNED, budget ${BUDGET}s; results in $RESULTS"
+log "mode=$MODE: $A (A) vs $B (B)${C:+ vs $C (C)}, transport $TRANSPORT, workloads: $WORKLOADS, $PAIRS pairs,"
+log "warm-up ${WARMUP}s, measured ${MEASURE_S}s, flat-out ${FLATOUT}s, pinned=$PINNED, budget ${BUDGET}s; results in $RESULTS"
+# trial order of pair p: two roles alternate (A B, B A, ...); three roles go through the six orders
+# (A B C, C B A, B C A, A C B, C A B, B A C, ...) so that no variant is always first or last
+ORDERS3=("A B C" "C B A" "B C A" "A C B" "C A B" "B A C")
 STOPPED=""
 for ((p = 0; p < PAIRS; p++)); do
   for w in $WORKLOADS; do
-    # A B B A A B ...: the order alternates from pair to pair
-    if (( p % 2 == 0 )); then order="A B"; else order="B A"; fi
+    if [ "$ROLES" = "A B C" ]; then
+      order=${ORDERS3[$((p % 6))]}
+    elif (( p % 2 == 0 )); then order="A B"; else order="B A"; fi
     for role in $order; do
       if over_budget; then STOPPED="pair $p of $w"; break 3; fi
-      if [ "$role" = A ]; then v=$A; else v=$B; fi
+      case "$role" in A) v=$A ;; B) v=$B ;; *) v=$C ;; esac
       # a disturbed trial is retried once, right away
       for ((attempt = 1; attempt <= 1 + RETRIES; attempt++)); do
         wait_quiet
@@ -241,8 +282,11 @@ done
   echo "# scripts/bench.sh $MODE  PAIRS=$PAIRS SECONDS=$MEASURE_S WARMUP=$WARMUP FLATOUT=$FLATOUT pinned=$PINNED server heap=$SERVER_HEAP"
   echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(java -version 2>&1 | head -1)"
   echo "# tracked echo options: $ECHO_CONF"
+  echo "# transport: $TRANSPORT${C:+; netty anchor read allocator: $NETTY_ALLOC}"
   echo "# w1k = 50 connections x 1 KiB at 100k msg/s; w64 = 100 connections x 64 B at 20k msg/s"
   [ "$MODE" = session ] && echo "# session: message = one DATA frame, payload of the workload's size + 13-byte frame header; client ACKs every 16 frames or 5 ms"
   java -cp "$CP" dev.tether.tools.BenchSummary "$RESULTS" "$CPU_TARGET" "$ALLOC_TARGET"
 } | tee "$OUT/summary.txt"
-log "took $(( $(date +%s) - START ))s; summary in $OUT/summary.txt"
+java -cp "$CP" dev.tether.tools.BenchChart "$RESULTS" "$OUT/chart.svg" "$CPU_TARGET" "$ALLOC_TARGET" \
+  "$MODE $STAMP, TRANSPORT=$TRANSPORT, PAIRS=$PAIRS SECONDS=$MEASURE_S" >&2
+log "took $(( $(date +%s) - START ))s; summary in $OUT/summary.txt, chart in $OUT/chart.svg"

@@ -4,6 +4,7 @@ import dev.tether.Tether;
 import dev.tether.config.TetherConfig;
 import dev.tether.config.ObservabilityConfig;
 import dev.tether.config.ServerConfig;
+import dev.tether.internal.TransportAccess;
 import dev.tether.metrics.MicrometerRecorder;
 import dev.tether.metrics.TetherRecorder;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -51,6 +52,8 @@ public class MainVerticle extends VerticleBase {
     }
     Tether.install(vertx, cfg.node(), recorder);
     log.info("Tether node {} starting {} server(s)", cfg.node(), cfg.servers().size());
+    // nio unless conf/vertx.json says "preferNativeTransport": true (then epoll, or io_uring without epoll)
+    log.info("transport: {}", TransportAccess.describe(vertx));
     List<Future<String>> deployments = new ArrayList<>();
     if (cfg.recoveryEnabled()) {
       // the recovery verticle gets the whole configuration: it needs every server's policies

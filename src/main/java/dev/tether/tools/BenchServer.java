@@ -1,6 +1,7 @@
 package dev.tether.tools;
 
 import dev.tether.Tether;
+import dev.tether.internal.TransportAccess;
 import dev.tether.metrics.MicrometerRecorder;
 import dev.tether.metrics.TetherRecorder;
 import dev.tether.verticles.EchoVerticle;
@@ -9,10 +10,13 @@ import dev.tether.verticles.SessionVerticle;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocator;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.transport.Transport;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import io.vertx.micrometer.VertxPrometheusOptions;
 import io.vertx.micrometer.backends.BackendRegistries;
@@ -33,17 +37,26 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The server side of {@code scripts/bench.sh}: one Vert.x instance with exactly one event loop,
- * running one echo variant on a loopback port, plus a tiny line-based control port that reports the
- * event-loop thread's CPU time and allocated bytes and the process CPU time, so that the load
- * generator can take figures over its measured window only.
+ * The server side of {@code scripts/bench.sh}: one echo variant on a loopback port with exactly one
+ * event loop (Vert.x with one event loop, or a raw Netty server with a one-thread group), plus a tiny
+ * line-based control port that reports the event-loop thread's CPU time and allocated bytes and the
+ * process CPU time, so that the load generator can take figures over its measured window only.
  *
  * <pre>
- * java ... dev.tether.tools.BenchServer VARIANT [maxSeconds]
- *   VARIANT: plain | tracked | tracked-noop (= tracked) | tracked-metrics | session
+ * java ... [-Dbench.transport=nio|epoll|io_uring] [-Dbench.nettyAllocator=pooled|default]
+ *     dev.tether.tools.BenchServer VARIANT [maxSeconds]
+ *   VARIANT: plain | tracked | tracked-noop (= tracked) | tracked-metrics | session | netty
  *   (session: the session-protocol echo, SessionVerticle, with the tracked echo's options and
- *   the NOOP recorder, as tracked)
- * prints: READY &lt;echoPort&gt; &lt;controlPort&gt; &lt;eventLoopThreadId&gt;
+ *   the NOOP recorder, as tracked; netty: {@link NettyEcho}, no Vert.x instance at all)
+ *   bench.transport (default nio): the Netty transport of every variant; Vert.x gets it with
+ *   VertxBuilder.withTransport, the netty variant takes its IoHandler and server channel from the
+ *   same Transport object. A transport that is not available here, or a Vert.x that fell back to
+ *   another one, ends the server with exit code 2 and the reason: a run never measures a transport
+ *   other than the one it names.
+ *   bench.nettyAllocator (default pooled): the read allocator of the netty variant,
+ *   PooledByteBufAllocator.DEFAULT, or ByteBufAllocator.DEFAULT (what Vert.x's servers read with:
+ *   Netty 4.2's adaptive allocator)
+ * prints: READY &lt;echoPort&gt; &lt;controlPort&gt; &lt;eventLoopThreadId&gt; &lt;variant&gt; transport=&lt;name&gt; [nettyAlloc=..]
  * control commands (one per line, answer one line): snap | quit
  * snap answer: SNAP elCpuNs=.. elAllocBytes=.. procCpuNs=.. wallNs=.. gcCount=.. gcMs=..
  * </pre>
@@ -58,7 +71,7 @@ public final class BenchServer {
 
   public static void main(String[] args) throws Exception {
     if (args.length < 1) {
-      System.err.println("usage: BenchServer plain|tracked|tracked-noop|tracked-metrics|session [maxSeconds]");
+      System.err.println("usage: BenchServer plain|tracked|tracked-noop|tracked-metrics|session|netty [maxSeconds]");
       System.exit(2);
     }
     String variant = args[0];
@@ -75,63 +88,74 @@ public final class BenchServer {
     watchdog.setDaemon(true);
     watchdog.start();
 
-    VertxOptions vo = new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(2)
-      .setInternalBlockingPoolSize(2);
-    boolean metrics = variant.equals("tracked-metrics");
-    if (metrics) {
-      vo.setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)
-        .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true)));
+    String transportName = System.getProperty("bench.transport", "nio");
+    Transport transport;
+    try {
+      transport = TransportAccess.byName(transportName);
+    } catch (IllegalArgumentException e) {
+      System.err.println("BenchServer: " + e.getMessage());
+      System.exit(2);
+      return;
     }
-    Vertx vertx = Vertx.vertx(vo);
-    MeterRegistry registry = null;
-    if (metrics) {
-      // as MainVerticle does: Tether's meters go to the registry Vert.x's own metrics use
-      registry = BackendRegistries.getDefaultNow();
-      if (registry == null) {
-        System.err.println("BenchServer: Vert.x metrics are not on (no VertxServiceProvider?), using a registry of our own");
-        registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    if (!transport.available()) {
+      System.err.println("BenchServer: transport " + transportName + " is not available here: "
+        + transport.unavailabilityCause());
+      if (transport.unavailabilityCause() != null) {
+        transport.unavailabilityCause().printStackTrace();
       }
-      System.err.println("BenchServer: metrics on, registry " + registry.getClass().getSimpleName());
+      System.exit(2);
+      return;
     }
-    JsonObject conf = new JsonObject().put("host", "127.0.0.1").put("port", 0);
-    String extra = System.getProperty("bench.echoConf");
-    if (extra != null && !extra.isBlank() && !variant.equals("plain")) {
-      // e.g. -Dbench.echoConf='{"highWaterMark":1048576}': tracking options of the tracked echo
-      conf.mergeIn(new JsonObject(extra));
-    }
+
+    Vertx vertx = null;
+    NettyEcho netty = null;
     int port;
-    switch (variant) {
-      case "plain" -> {
-        PlainEchoVerticle v = new PlainEchoVerticle();
-        await(vertx.deployVerticle(v, new DeploymentOptions().setConfig(conf)).toCompletionStage().toCompletableFuture());
-        port = v.actualPort();
+    Thread loop;
+    String ready;
+    if (variant.equals("netty")) {
+      String alloc = System.getProperty("bench.nettyAllocator", "pooled");
+      ByteBufAllocator allocator = switch (alloc) {
+        case "pooled" -> PooledByteBufAllocator.DEFAULT;
+        case "default" -> ByteBufAllocator.DEFAULT;
+        default -> {
+          System.err.println("BenchServer: bench.nettyAllocator is pooled or default, got " + alloc);
+          System.exit(2);
+          yield null;
+        }
+      };
+      netty = NettyEcho.start(transport, allocator, "127.0.0.1", 0);
+      port = netty.port();
+      loop = netty.eventLoopThread();
+      System.err.println("BenchServer: raw Netty echo, transport " + transport.name() + ", server channel "
+        + netty.serverChannelClass() + ", read allocator " + allocator.getClass().getName() + ", event loop "
+        + loop.getName() + ", options " + netty.options());
+      ready = " transport=" + transport.name() + " nettyAlloc=" + alloc;
+    } else {
+      VertxOptions vo = new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(2)
+        .setInternalBlockingPoolSize(2);
+      boolean metrics = variant.equals("tracked-metrics");
+      if (metrics) {
+        vo.setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)
+          .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true)));
       }
-      case "tracked", "tracked-noop", "tracked-metrics" -> {
-        TetherRecorder recorder = registry == null ? TetherRecorder.NOOP : new MicrometerRecorder(registry);
-        Tether.install(vertx, "bench", recorder);
-        EchoVerticle v = new EchoVerticle();
-        await(vertx.deployVerticle(v, new DeploymentOptions().setConfig(conf.copy().put("name", "echo")))
-          .toCompletionStage().toCompletableFuture());
-        port = v.actualPort();
-      }
-      case "session" -> {
-        // same metrics setting as tracked: Tether installed with the NOOP recorder
-        Tether.install(vertx, "bench", TetherRecorder.NOOP);
-        SessionVerticle v = new SessionVerticle();
-        await(vertx.deployVerticle(v, new DeploymentOptions().setConfig(conf.copy().put("name", "session")))
-          .toCompletionStage().toCompletableFuture());
-        port = v.actualPort();
-      }
-      default -> {
-        System.err.println("unknown variant " + variant);
+      // Vertx.vertx(vo) is Vertx.builder().with(vo).build(): the same, with the transport named
+      vertx = Vertx.builder().with(vo).withTransport(transport).build();
+      String running = TransportAccess.name(vertx);
+      System.err.println("BenchServer: Vert.x transport " + running + ", isNativeTransportEnabled="
+        + vertx.isNativeTransportEnabled());
+      if (!running.equals(transport.name())) {
+        System.err.println("BenchServer: asked for transport " + transport.name() + ", Vert.x runs " + running
+          + ": " + vertx.unavailableNativeTransportCause());
         System.exit(2);
         return;
       }
+      port = deploy(vertx, variant, metrics);
+      // with one event loop every event-loop context runs on the same thread: find it
+      CompletableFuture<Thread> el = new CompletableFuture<>();
+      vertx.getOrCreateContext().runOnContext(v -> el.complete(Thread.currentThread()));
+      loop = await(el);
+      ready = " transport=" + running;
     }
-    // with one event loop every event-loop context runs on the same thread: find it
-    CompletableFuture<Thread> el = new CompletableFuture<>();
-    vertx.getOrCreateContext().runOnContext(v -> el.complete(Thread.currentThread()));
-    Thread loop = await(el);
 
     com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
     threads.setThreadAllocatedMemoryEnabled(true);
@@ -141,7 +165,7 @@ public final class BenchServer {
 
     try (ServerSocket control = new ServerSocket()) {
       control.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-      System.out.println("READY " + port + " " + control.getLocalPort() + " " + loop.getId() + " " + variant);
+      System.out.println("READY " + port + " " + control.getLocalPort() + " " + loop.getId() + " " + variant + ready);
       System.out.flush();
       control.setSoTimeout((int) TimeUnit.SECONDS.toMillis(maxSeconds));
       boolean quit = false;
@@ -183,8 +207,61 @@ public final class BenchServer {
         }
       }
     }
-    vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    if (vertx != null) {
+      vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+    if (netty != null) {
+      netty.close();
+    }
     System.exit(0);
+  }
+
+  /** Deploys the Vert.x variant {@code variant} on 127.0.0.1, any free port; returns the port. */
+  private static int deploy(Vertx vertx, String variant, boolean metrics) throws Exception {
+    MeterRegistry registry = null;
+    if (metrics) {
+      // as MainVerticle does: Tether's meters go to the registry Vert.x's own metrics use
+      registry = BackendRegistries.getDefaultNow();
+      if (registry == null) {
+        System.err.println("BenchServer: Vert.x metrics are not on (no VertxServiceProvider?), using a registry of our own");
+        registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+      }
+      System.err.println("BenchServer: metrics on, registry " + registry.getClass().getSimpleName());
+    }
+    JsonObject conf = new JsonObject().put("host", "127.0.0.1").put("port", 0);
+    String extra = System.getProperty("bench.echoConf");
+    if (extra != null && !extra.isBlank() && !variant.equals("plain")) {
+      // e.g. -Dbench.echoConf='{"highWaterMark":1048576}': tracking options of the tracked echo
+      conf.mergeIn(new JsonObject(extra));
+    }
+    switch (variant) {
+      case "plain" -> {
+        PlainEchoVerticle v = new PlainEchoVerticle();
+        await(vertx.deployVerticle(v, new DeploymentOptions().setConfig(conf)).toCompletionStage().toCompletableFuture());
+        return v.actualPort();
+      }
+      case "tracked", "tracked-noop", "tracked-metrics" -> {
+        TetherRecorder recorder = registry == null ? TetherRecorder.NOOP : new MicrometerRecorder(registry);
+        Tether.install(vertx, "bench", recorder);
+        EchoVerticle v = new EchoVerticle();
+        await(vertx.deployVerticle(v, new DeploymentOptions().setConfig(conf.copy().put("name", "echo")))
+          .toCompletionStage().toCompletableFuture());
+        return v.actualPort();
+      }
+      case "session" -> {
+        // same metrics setting as tracked: Tether installed with the NOOP recorder
+        Tether.install(vertx, "bench", TetherRecorder.NOOP);
+        SessionVerticle v = new SessionVerticle();
+        await(vertx.deployVerticle(v, new DeploymentOptions().setConfig(conf.copy().put("name", "session")))
+          .toCompletionStage().toCompletableFuture());
+        return v.actualPort();
+      }
+      default -> {
+        System.err.println("unknown variant " + variant);
+        System.exit(2);
+        return -1;
+      }
+    }
   }
 
   private static <T> T await(CompletableFuture<T> f) throws Exception {

@@ -37,8 +37,8 @@ class JarContentsIT {
 
   static final String TOOLS = "dev/tether/tools/";
   /** The tools the scripts run with {@code java -cp target/tether.jar <class>}. */
-  static final List<String> SCRIPT_TOOLS = List.of("LoadGen", "BenchServer", "BenchSummary", "SessionBench",
-    "Stress", "Watch", "ChaosProxy", "Args");
+  static final List<String> SCRIPT_TOOLS = List.of("LoadGen", "BenchServer", "BenchSummary", "BenchChart",
+    "BenchResults", "NettyEcho", "SessionBench", "Stress", "Watch", "ChaosProxy", "Args");
 
   /** The only dependencies the library's POM passes on to its users (compile scope, not optional). */
   static final Set<String> LIBRARY_DEPENDENCIES = Set.of(
@@ -91,7 +91,9 @@ class JarContentsIT {
         "io/micrometer/prometheusmetrics/PrometheusMeterRegistry.class",
         "io/vertx/ext/eventbus/bridge/tcp/TcpEventBusBridge.class",
         "io/netty/channel/epoll/Epoll.class",
-        "META-INF/native/libnetty_transport_native_epoll_x86_64.so");
+        "META-INF/native/libnetty_transport_native_epoll_x86_64.so",
+        "io/netty/channel/uring/IoUring.class",
+        "META-INF/native/libnetty_transport_native_io_uring42_x86_64.so");
       assertThat(files).as("signatures of signed dependencies are left out")
         .noneMatch(n -> n.matches("META-INF/[^/]*\\.(SF|DSA|RSA)"));
 
