@@ -27,6 +27,27 @@ public final class SessionClientOptions {
   private boolean ssl;
   private ClientSSLOptions sslOptions;
 
+  public SessionClientOptions() {
+  }
+
+  /** A copy of {@code other} (TLS settings copied too). */
+  public SessionClientOptions(SessionClientOptions other) {
+    host = other.host;
+    port = other.port;
+    initialBackoffMs = other.initialBackoffMs;
+    maxBackoffMs = other.maxBackoffMs;
+    reconnectTimeoutMs = other.reconnectTimeoutMs;
+    connectTimeoutMs = other.connectTimeoutMs;
+    pingIntervalMs = other.pingIntervalMs;
+    idleTimeoutMs = other.idleTimeoutMs;
+    maxUnackedBytes = other.maxUnackedBytes;
+    maxFrameBytes = other.maxFrameBytes;
+    closeTimeoutMs = other.closeTimeoutMs;
+    seed = other.seed;
+    ssl = other.ssl;
+    sslOptions = other.sslOptions == null ? null : other.sslOptions.copy();
+  }
+
   public String host() {
     return host;
   }
