@@ -146,6 +146,32 @@ class TlsTrackedTest {
   }
 
   @Test
+  void aCloseDecisionOnAStalledTlsPeerClosesAtOnceWithoutWaitingForCloseNotify() throws Exception {
+    // a stalled peer never lets a TLS close_notify out; SslHandler would wait 3 s for it and then
+    // log a WARN. The tracker aborts below the TLS layer, as it aborts below Vert.x in plaintext.
+    TrackingOptions o = new TrackingOptions().setServer("tls-abort").setWriteTimeoutMs(300);
+    try (Harness h = Harness.start(o, tls().setSendBufferSize(32 * 1024), null);
+         Peer peer = Peer.tlsStalled(h.port(), 16 * 1024);
+         LogCapture netty = new LogCapture(io.netty.handler.ssl.SslHandler.class, Level.WARN)) {
+      Harness.Conn c = h.accept();
+      byte[] chunk = Bytes.random(256 * 1024, 8);
+      List<Future<WriteReceipt>> fs = c.call(ts -> writes(ts, chunk, 4));
+      JsonObject timeout = h.awaitFailure(kind("WRITE_TIMEOUT"));
+      long t0 = System.nanoTime();
+      await().atMost(WAIT).until(() -> c.call(TrackedSocket::isClosed));
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofMillis(2_000));
+      LedgerSnapshot s = settled(c);
+      assertThat(s.pending()).isZero();
+      assertThat(s.flushed() + s.unsent()).isEqualTo(s.accepted());
+      JsonObject closed = h.awaitOutcome(x -> timeout.getString("id").equals(x.getString("failure")));
+      assertThat(closed.getString("action")).isEqualTo("CLOSE");
+      assertThat(closed.getLong("bytes")).isEqualTo(s.unsent());
+      await().atMost(WAIT).until(() -> fs.stream().allMatch(Future::isComplete));
+      assertThat(netty.lines(Level.WARN)).isEmpty();
+    }
+  }
+
+  @Test
   void softFailuresUnderTlsAreResentAsPlaintextAndTheStreamIsByteExact() throws Exception {
     // refusals and a partial write of a write larger than a record, before the TLS layer: the
     // resends replay plaintext, the peer decrypts the exact stream

@@ -67,6 +67,17 @@ public final class TlsRecords extends ChannelOutboundHandlerAdapter {
     return true;
   }
 
+  /**
+   * Where an abort starts: the SslHandler's own context when the channel speaks TLS (a close from
+   * there goes to the transport below the TLS layer), else {@code ctx}. SslHandler's close sends a
+   * close_notify and waits up to 3 s for it to be flushed, behind whatever a stalled peer did not
+   * read, then logs a WARN; an abort must not wait.
+   */
+  public static ChannelHandlerContext belowTls(ChannelHandlerContext ctx) {
+    ChannelHandlerContext ssl = ctx.pipeline().context(SslHandler.class);
+    return ssl == null ? ctx : ssl;
+  }
+
   @Override
   public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
     if (!(msg instanceof ByteBuf buf) || buf.readableBytes() <= RECORD) {

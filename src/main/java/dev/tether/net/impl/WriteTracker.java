@@ -275,7 +275,8 @@ public final class WriteTracker extends ChannelOutboundHandlerAdapter implements
   public void abort() {
     ChannelHandlerContext c = ctx;
     if (c != null) {
-      c.close();
+      // under TLS from below the SslHandler: no close_notify to wait for behind unread bytes
+      TlsRecords.belowTls(c).close();
     } else {
       socket.close();
     }
