@@ -34,8 +34,8 @@ import java.util.Set;
  * Netty's; only public API is used (Vert.x's {@link SslContextFactory} SPI, Netty's
  * {@link DelegatingSslContext}).
  *
- * <p>Levels: INFO for a failed handshake; DEBUG for a peer that closed before completing one
- * without sending anything we could reject (a port probe, a health check's TCP connect).
+ * <p>Levels: INFO for a failed handshake; DEBUG for a connection closed or reset under the
+ * handshake (a port probe, a health check's TCP connect, a proxy's reset): nothing was rejected.
  */
 public final class TlsHandshakeLog {
 
@@ -61,11 +61,21 @@ public final class TlsHandshakeLog {
 
   static void failed(String server, SSLEngine engine, Throwable cause) {
     String remote = engine.getPeerHost() == null ? "an unknown peer" : engine.getPeerHost() + ":" + engine.getPeerPort();
-    if (cause instanceof ClosedChannelException) {
-      log.debug("{}: {} closed the connection before completing the TLS handshake", server, remote);
+    if (lostConnection(cause)) {
+      log.debug("{}: connection from {} lost during the TLS handshake: {}", server, remote, cause.toString());
       return;
     }
     log.info("{}: TLS handshake with {} failed, connection closed: {}", server, remote, reason(cause));
+  }
+
+  /** Closed or reset under the handshake (a port probe, a health check, a proxy's reset): not a TLS problem. */
+  private static boolean lostConnection(Throwable cause) {
+    for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof ClosedChannelException || (t instanceof java.io.IOException && !(t instanceof SSLException))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static String reason(Throwable cause) {

@@ -241,6 +241,20 @@ class TlsTrackedTest {
   }
 
   @Test
+  void aConnectionLostDuringTheHandshakeIsNoTlsProblemAndLoggedAtDebugOnly() throws Exception {
+    TrackingOptions o = new TrackingOptions().setServer("tls-probe");
+    try (Harness h = Harness.start(o, tls(), TlsTrackedTest::echo);
+         LogCapture log = new LogCapture(TlsHandshakeLog.class, Level.DEBUG)) {
+      // a port probe: connect, then reset without a byte
+      Peer.stalled(h.port(), 0).reset();
+      await().atMost(WAIT).until(() -> !log.lines(Level.DEBUG).isEmpty());
+      assertThat(log.lines(Level.DEBUG).get(0)).contains("tls-probe").contains("lost during the TLS handshake");
+      assertThat(log.lines(Level.INFO)).isEmpty();
+      assertThat(h.failures).isEmpty();
+    }
+  }
+
+  @Test
   void aTrackedClientSpeaksTlsAndCountsPlaintextBytes() throws Exception {
     TrackingOptions o = new TrackingOptions().setServer("tls-up");
     try (Harness h = Harness.start(o, tls(), TlsTrackedTest::echo)) {
