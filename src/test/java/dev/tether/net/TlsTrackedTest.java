@@ -79,6 +79,29 @@ class TlsTrackedTest {
   }
 
   @Test
+  void underTlsTheFaultInjectorAndTheTrackerSitAboveTheTlsLayer() throws Exception {
+    // Vert.x's TLS server pipeline is [ssl, chunkedWriter, handler]; wrapping adds the tracker before
+    // handler, the injector before the tracker and TlsRecords right after ssl: everything of Tether's
+    // sees plaintext
+    io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+    try {
+      CompletableFuture<List<String>> names = new CompletableFuture<>();
+      io.vertx.core.net.NetServer server = vertx.createNetServer(tls().setHost("127.0.0.1").setPort(0))
+        .connectHandler(ns -> TrackedSocket.wrap(vertx, ns, new TrackingOptions().setServer("order")
+            .setFaults(FaultPlan.seeded(1).withFailWrite(1000)))
+          .onComplete(ar -> names.complete(dev.tether.internal.NettyAccess.channel(ns).pipeline().names())));
+      int port = Harness.await(server.listen()).actualPort();
+      try (java.net.Socket s = TestTls.get().connect(port)) {
+        List<String> order = names.get(10, TimeUnit.SECONDS);
+        assertThat(order.subList(0, 6)).containsExactly("ssl", TlsRecords.NAME, "chunkedWriter",
+          dev.tether.fault.FaultInjector.NAME, dev.tether.net.impl.WriteTracker.NAME, "handler");
+      }
+    } finally {
+      Harness.await(vertx.close());
+    }
+  }
+
+  @Test
   void aStalledTlsPeerThatResetsLeavesBalancedBooksAndCouldNotHaveReadMoreThanFlushed() throws Exception {
     TrackingOptions o = new TrackingOptions().setServer("tls-reset").setWriteTimeoutMs(0);
     NetServerOptions net = tls().setSendBufferSize(32 * 1024);
