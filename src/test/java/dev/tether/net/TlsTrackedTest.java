@@ -223,6 +223,7 @@ class TlsTrackedTest {
     TrackingOptions o = new TrackingOptions().setServer("tls-port");
     try (Harness h = Harness.start(o, tls(), TlsTrackedTest::echo);
          LogCapture log = new LogCapture(TlsHandshakeLog.class, Level.DEBUG);
+         LogCapture tail = new LogCapture(io.netty.channel.DefaultChannelPipeline.class, Level.DEBUG);
          Peer good = Peer.tlsReading(h.port())) {
       Harness.Conn c = h.accept();
       int localPort;
@@ -257,6 +258,9 @@ class TlsTrackedTest {
       assertThat(lines.get(0)).contains("tls-port").contains("127.0.0.1:" + localPort)
         .contains("TLS handshake").contains("plaintext");
       assertThat(log.lines(Level.WARN)).isEmpty();
+      // no "exceptionCaught() ... reached the tail of the pipeline" from Netty
+      assertThat(tail.lines(Level.WARN)).isEmpty();
+      assertThat(tail.lines(Level.DEBUG)).isEmpty();
       // no tracked connection, no failure event for it; the good one was the only one accepted
       assertThat(h.failures).isEmpty();
       assertThat(c.call(ts -> ts.ledger().flushed()).longValue()).isEqualTo(10);
