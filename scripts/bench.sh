@@ -5,6 +5,8 @@
 #                               vs netty (raw Netty echo, dev.tether.tools.NettyEcho: the anchor)
 #   scripts/bench.sh metrics    tracked with metrics ON vs tracked with metrics OFF
 #   scripts/bench.sh session    session-protocol echo (SessionVerticle) vs tracked raw echo; no target ("info")
+#   scripts/bench.sh tls        tracked echo over TLS vs tracked echo in plaintext; no target ("info")
+#                               (a self-signed pair in target/bench-tls, made once with scripts/DevCert.java)
 #   scripts/bench.sh jmh        JMH micro-benchmarks of the write ledger (-prof gc)
 #   scripts/bench.sh quick      one pair (tracked, plain, netty) of each default workload, short windows (a smoke test)
 #
@@ -16,7 +18,7 @@
 #                           under QUIET_PCT % busy (15))
 #   MAX_FOREIGN (% of CPU 0 or 1 used by other processes that discards a trial, 10)
 #   MAX_LATE_FRAC (share of messages sent > 2 ms late, load generator's fault, that discards, 0.10)
-#   ECHO_CONF (tracking options of the tracked echo, JSON)   WORKLOADS ("w1k w64")
+#   ECHO_CONF (tracking options of the tracked echo, JSON)   WORKLOADS ("w1k w64"; tls: "w1k25 w64")
 #   SERVER_HEAP (server -Xms/-Xmx, 256m, same for both variants)
 #   OUT (results directory)    JMH_ARGS (extra arguments for org.openjdk.jmh.Main)
 #   TRANSPORT (nio | epoll | io_uring, default nio): the Netty transport of every variant of the run
@@ -114,7 +116,11 @@ case "$MODE" in
   # the session echo, driven with the session protocol (LoadGen --protocol session), against the
   # tracked raw echo: no target is set, the ratios are information ("info")
   session) A=session; B=tracked; CPU_TARGET=info; ALLOC_TARGET=info ;;
-  *) echo "usage: scripts/bench.sh [default|metrics|session|jmh|quick]" >&2; exit 2 ;;
+  # TLS: the same tracked echo with servers.echo.tls, the load generator speaking TLS (LoadGen --tls);
+  # the ratios are information: what encryption costs the server per message ("info")
+  # w1k's 100k msg/s is more TLS than one load-generator CPU encrypts and decrypts: w1k25 by default
+  tls) A=tracked-tls; B=tracked; CPU_TARGET=info; ALLOC_TARGET=info; WORKLOADS=${WORKLOADS:-"w1k25 w64"} ;;
+  *) echo "usage: scripts/bench.sh [default|metrics|session|tls|jmh|quick]" >&2; exit 2 ;;
 esac
 ROLES="A B"
 [ -n "$C" ] && ROLES="A B C"
@@ -123,6 +129,11 @@ BUDGET=${BUDGET:-$([ -n "$C" ] && echo 900 || echo 600)}
 WORKLOADS=${WORKLOADS:-"w1k w64"}
 
 build_main
+TLS_DIR=target/bench-tls
+if [ "$MODE" = tls ] && [ ! -s "$TLS_DIR/dev-key.pem" ]; then
+  log "making a self-signed pair in $TLS_DIR (java scripts/DevCert.java) ..."
+  java scripts/DevCert.java "$TLS_DIR" dev >&2
+fi
 mkdir -p "$OUT"
 RESULTS="$OUT/results.txt"
 : > "$RESULTS"
@@ -145,6 +156,7 @@ workload_args() {
   case "$1" in
     w1k) echo "--conns 50 --size 1024 --rate 100000" ;;
     w64) echo "--conns 100 --size 64 --rate 20000" ;;
+    w1k25) echo "--conns 50 --size 1024 --rate 25000" ;;
     *) echo "bench: unknown workload $1" >&2; exit 2 ;;
   esac
 }
@@ -166,7 +178,8 @@ run_trial() {
   limit=$(awk -v a="$WARMUP" -v b="$MEASURE_S" -v c="$FLATOUT" 'BEGIN { printf "%d", a + b + c + 60 }')
   # shellcheck disable=SC2086
   $PIN_SERVER java $SERVER_JVM "-Dbench.echoConf=$ECHO_CONF" "-Dbench.transport=$TRANSPORT" \
-    "-Dbench.nettyAllocator=$NETTY_ALLOC" -cp "$CP" dev.tether.tools.BenchServer "$variant" "$limit" >"$slog" 2>&1 &
+    "-Dbench.nettyAllocator=$NETTY_ALLOC" "-Dbench.tlsDir=$TLS_DIR" \
+    -cp "$CP" dev.tether.tools.BenchServer "$variant" "$limit" >"$slog" 2>&1 &
   SERVER_PID=$!
   local ready="" i
   for i in $(seq 1 150); do
@@ -196,11 +209,12 @@ run_trial() {
   running=$(sed -n 's/.* transport=\([^ ]*\).*/\1/p' <<<"$ready")
   local extra="transport=${running:-unknown}"
   [ "$variant" = netty ] && extra="$extra nettyAlloc=$NETTY_ALLOC"
-  local proto=raw
+  local proto=raw tls=""
   [ "$variant" = session ] && proto=session
+  [ "$variant" = tracked-tls ] && tls="--tls $TLS_DIR/dev-cert.pem"
   # shellcheck disable=SC2086,SC2046
   if ! $PIN_LOAD timeout "$limit" java $LOAD_JVM -cp "$CP" dev.tether.tools.LoadGen --port "$port" --ctl "$ctl" \
-      --protocol "$proto" $(workload_args "$w") --warmup "$WARMUP" --seconds "$MEASURE_S" --flatout "$FLATOUT" \
+      --protocol "$proto" $tls $(workload_args "$w") --warmup "$WARMUP" --seconds "$MEASURE_S" --flatout "$FLATOUT" \
       --max-foreign "$MAX_FOREIGN" --max-late-frac "$MAX_LATE_FRAC" --quit \
       --label "workload=$w pair=$p variant=$variant role=$role attempt=$attempt pinned=$PINNED $extra" >"$llog" 2>&1; then
     log "load generator failed; see $llog"
@@ -283,8 +297,9 @@ done
   echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(java -version 2>&1 | head -1)"
   echo "# tracked echo options: $ECHO_CONF"
   echo "# transport: $TRANSPORT${C:+; netty anchor read allocator: $NETTY_ALLOC}"
-  echo "# w1k = 50 connections x 1 KiB at 100k msg/s; w64 = 100 connections x 64 B at 20k msg/s"
+  echo "# w1k = 50 connections x 1 KiB at 100k msg/s; w64 = 100 connections x 64 B at 20k msg/s; w1k25 = 50 x 1 KiB at 25k msg/s"
   [ "$MODE" = session ] && echo "# session: message = one DATA frame, payload of the workload's size + 13-byte frame header; client ACKs every 16 frames or 5 ms"
+  [ "$MODE" = tls ] && echo "# tls: the same tracked echo with servers.echo.tls (JDK TLS engine; RSA 2048 self-signed), message = one TLS record each way; counts in plaintext messages"
   java -cp "$CP" dev.tether.tools.BenchSummary "$RESULTS" "$CPU_TARGET" "$ALLOC_TARGET"
 } | tee "$OUT/summary.txt"
 java -cp "$CP" dev.tether.tools.BenchChart "$RESULTS" "$OUT/chart.svg" "$CPU_TARGET" "$ALLOC_TARGET" \

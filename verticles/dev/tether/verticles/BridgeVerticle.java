@@ -2,6 +2,7 @@ package dev.tether.verticles;
 
 import dev.tether.config.ObservabilityConfig;
 import dev.tether.event.Addresses;
+import dev.tether.net.TlsHandshakeLog;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.net.NetServerOptions;
@@ -20,7 +21,8 @@ import org.slf4j.LoggerFactory;
  * publish is answered with an error frame; registrations to other addresses are refused the same
  * way. Connections beyond {@code bridge.maxConnections} are closed at once.
  *
- * <p>Configuration: the whole {@code conf/tether.json}; it reads {@code bridge}.
+ * <p>Configuration: the whole {@code conf/tether.json}; it reads {@code bridge} ({@code bridge.tls}:
+ * the bridge speaks TLS, see {@link dev.tether.net.TlsOptions}).
  *
  * <p>Threading: {@code clients} is touched only from this verticle's event loop (the bridge's
  * event handler runs on its context).
@@ -46,9 +48,13 @@ public class BridgeVerticle extends VerticleBase {
       .addOutboundPermitted(new PermittedOptions().setAddress(Addresses.RECOVERY));
     // no inbound permitted: send and publish from clients are refused with an error frame
     NetServerOptions net = new NetServerOptions().setHost(cfg.host()).setPort(cfg.port());
+    if (cfg.tls() != null) {
+      cfg.tls().applyTo(net); // bridge.tls
+    }
+    TlsHandshakeLog.install(net, "bridge");
     bridge = TcpEventBusBridge.create(vertx, options, net, event -> onEvent(event, cfg.maxConnections()));
-    return bridge.listen().onSuccess(b -> log.info("event-bus bridge on {}:{} (outbound {} and {} only)",
-      cfg.host(), cfg.port() == 0 ? "?" : cfg.port(), Addresses.FAILURE, Addresses.RECOVERY));
+    return bridge.listen().onSuccess(b -> log.info("event-bus bridge on {}:{}{} (outbound {} and {} only)",
+      cfg.host(), cfg.port() == 0 ? "?" : cfg.port(), net.isSsl() ? " with TLS" : "", Addresses.FAILURE, Addresses.RECOVERY));
   }
 
   private void onEvent(BridgeEvent event, int max) {

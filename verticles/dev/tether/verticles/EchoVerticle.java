@@ -29,7 +29,8 @@ public class EchoVerticle extends VerticleBase {
       .listen()
       .onSuccess(s -> {
         server = s;
-        log.info("{} (tracked echo) listening on {}:{}", cfg.name(), cfg.host(), s.actualPort());
+        log.info("{} (tracked echo) listening on {}:{}{}", cfg.name(), cfg.host(), s.actualPort(),
+          s.options().isSsl() ? " (TLS)" : "");
       });
   }
 

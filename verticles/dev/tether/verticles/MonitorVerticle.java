@@ -6,6 +6,7 @@ import dev.tether.event.Addresses;
 import dev.tether.metrics.MicrometerRecorder;
 import dev.tether.metrics.TetherRecorder;
 import dev.tether.monitor.EventRing;
+import dev.tether.net.TlsHandshakeLog;
 import dev.tether.net.ListeningServers;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -49,8 +50,8 @@ import java.util.Set;
  *   <li>{@code GET /}: the dashboard (static files from the jar, no external assets).</li>
  * </ul>
  *
- * <p>Configuration: the whole {@code conf/tether.json}; it reads {@code http}, {@code monitor} and
- * the names of {@code servers}. Deploy one instance per node.
+ * <p>Configuration: the whole {@code conf/tether.json}; it reads {@code http} ({@code http.tls}:
+ * HTTPS, see {@link dev.tether.net.TlsOptions}), {@code monitor} and the names of {@code servers}. Deploy one instance per node.
  *
  * <p>Threading: every field below is accessed exclusively from this verticle's event loop (the
  * consumers, the HTTP server and the timer all run on its context).
@@ -113,13 +114,18 @@ public class MonitorVerticle extends VerticleBase {
         }
         timer = vertx.setPeriodic(obs.monitor().pushIntervalMs(), t -> push(false));
       }
-      http = vertx.createHttpServer(new HttpServerOptions()
-        .setHost(obs.http().host()).setPort(obs.http().port()).setCompressionSupported(false));
+      HttpServerOptions options = new HttpServerOptions()
+        .setHost(obs.http().host()).setPort(obs.http().port()).setCompressionSupported(false);
+      if (obs.http().tls() != null) {
+        obs.http().tls().applyTo(options); // http.tls: HTTPS
+      }
+      TlsHandshakeLog.install(options, "http");
+      http = vertx.createHttpServer(options);
       http.requestHandler(this::handle);
       ready.add(http.listen().onSuccess(s -> {
         actualPort = s.actualPort();
-        log.info("monitoring HTTP on http://{}:{}/ (metrics {}, monitor {})", obs.http().host(), actualPort,
-          metricsHandler != null ? "on" : "off", obs.monitor().enabled() ? "on" : "off");
+        log.info("monitoring HTTP on {}://{}:{}/ (metrics {}, monitor {})", options.isSsl() ? "https" : "http",
+          obs.http().host(), actualPort, metricsHandler != null ? "on" : "off", obs.monitor().enabled() ? "on" : "off");
       }));
     }
     return Future.all(ready);

@@ -39,11 +39,12 @@ public class SessionVerticle extends VerticleBase {
     } catch (IllegalArgumentException e) {
       return Future.failedFuture(e);
     }
-    NetServerOptions net = new NetServerOptions().setHost(cfg.host()).setPort(cfg.port()).setTcpNoDelay(true);
+    // host, port, buffer sizes and TLS (servers.<name>.tls) as configured
+    NetServerOptions net = cfg.netServerOptions().setTcpNoDelay(true);
     return SessionServer.listen(vertx, net, cfg.tracking(), cfg.maxConnections(), options, SessionApplication.echo())
       .onSuccess(s -> {
         server = s;
-        log.info("{} (session echo) listening on {}:{}", cfg.name(), cfg.host(), s.actualPort());
+        log.info("{} (session echo) listening on {}:{}{}", cfg.name(), cfg.host(), s.actualPort(), net.isSsl() ? " (TLS)" : "");
       });
   }
 

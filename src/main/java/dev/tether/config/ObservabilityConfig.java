@@ -1,5 +1,6 @@
 package dev.tether.config;
 
+import dev.tether.net.TlsOptions;
 import io.vertx.core.json.JsonObject;
 
 import java.util.Set;
@@ -16,6 +17,9 @@ import java.util.TreeSet;
  * "monitor": {"enabled": true, "ringSize": 1000, "pushIntervalMs": 250, "maxEventsPerPush": 50},
  * "bridge":  {"enabled": true, "host": "127.0.0.1", "port": 7002, "maxConnections": 64}
  * }</pre>
+ *
+ * {@code http} and {@code bridge} also take {@code tls} (PEM files, see {@link TlsOptions}): the
+ * HTTP endpoints become HTTPS, the bridge speaks TLS.
  */
 public record ObservabilityConfig(Metrics metrics, Http http, Monitor monitor, Bridge bridge) {
 
@@ -23,7 +27,7 @@ public record ObservabilityConfig(Metrics metrics, Http http, Monitor monitor, B
   public record Metrics(boolean enabled) { }
 
   /** {@code http}: the HTTP server of {@code /metrics}, {@code /health}, {@code /events} and the dashboard. */
-  public record Http(boolean enabled, String host, int port, int maxSseClients) {
+  public record Http(boolean enabled, String host, int port, int maxSseClients, TlsOptions tls) {
     public static final int DEFAULT_PORT = 8080;
     public static final int DEFAULT_MAX_SSE_CLIENTS = 16;
   }
@@ -36,21 +40,22 @@ public record ObservabilityConfig(Metrics metrics, Http http, Monitor monitor, B
   }
 
   /** {@code bridge}: the TCP event-bus bridge (outbound {@code tether.failure}/{@code tether.recovery} only). */
-  public record Bridge(boolean enabled, String host, int port, int maxConnections) {
+  public record Bridge(boolean enabled, String host, int port, int maxConnections, TlsOptions tls) {
     public static final int DEFAULT_PORT = 7002;
     public static final int DEFAULT_MAX_CONNECTIONS = 64;
   }
 
   public static ObservabilityConfig fromJson(JsonObject root) {
     JsonObject m = section(root, "metrics", Set.of("enabled"));
-    JsonObject h = section(root, "http", Set.of("enabled", "host", "port", "maxSseClients"));
+    JsonObject h = section(root, "http", Set.of("enabled", "host", "port", "maxSseClients", "tls"));
     JsonObject mo = section(root, "monitor", Set.of("enabled", "ringSize", "pushIntervalMs", "maxEventsPerPush"));
-    JsonObject b = section(root, "bridge", Set.of("enabled", "host", "port", "maxConnections"));
+    JsonObject b = section(root, "bridge", Set.of("enabled", "host", "port", "maxConnections", "tls"));
     Metrics metrics = new Metrics(ServerConfig.bool(m, "enabled", true, "metrics"));
     Http http = new Http(ServerConfig.bool(h, "enabled", true, "http"),
       ServerConfig.string(h, "host", ServerConfig.DEFAULT_HOST, "http"),
       port(h, Http.DEFAULT_PORT, "http"),
-      range(h, "maxSseClients", Http.DEFAULT_MAX_SSE_CLIENTS, 0, 1000, "http"));
+      range(h, "maxSseClients", Http.DEFAULT_MAX_SSE_CLIENTS, 0, 1000, "http"),
+      TlsOptions.fromJson(h.getValue("tls"), "http.tls"));
     Monitor monitor = new Monitor(ServerConfig.bool(mo, "enabled", true, "monitor"),
       range(mo, "ringSize", Monitor.DEFAULT_RING_SIZE, 1, 1_000_000, "monitor"),
       range(mo, "pushIntervalMs", (int) Monitor.DEFAULT_PUSH_INTERVAL_MS, 10, 60_000, "monitor"),
@@ -58,7 +63,8 @@ public record ObservabilityConfig(Metrics metrics, Http http, Monitor monitor, B
     Bridge bridge = new Bridge(ServerConfig.bool(b, "enabled", true, "bridge"),
       ServerConfig.string(b, "host", ServerConfig.DEFAULT_HOST, "bridge"),
       port(b, Bridge.DEFAULT_PORT, "bridge"),
-      range(b, "maxConnections", Bridge.DEFAULT_MAX_CONNECTIONS, 1, 100_000, "bridge"));
+      range(b, "maxConnections", Bridge.DEFAULT_MAX_CONNECTIONS, 1, 100_000, "bridge"),
+      TlsOptions.fromJson(b.getValue("tls"), "bridge.tls"));
     return new ObservabilityConfig(metrics, http, monitor, bridge);
   }
 

@@ -1,5 +1,6 @@
 package dev.tether.config;
 
+import dev.tether.net.TlsOptions;
 import dev.tether.net.TrackingOptions;
 import io.vertx.core.json.JsonObject;
 
@@ -23,6 +24,7 @@ public record ServerConfig(
   int sendBufferSize,
   int receiveBufferSize,
   TrackingOptions tracking,
+  TlsOptions tls,
   JsonObject raw) {
 
   public static final String DEFAULT_HOST = "127.0.0.1";
@@ -30,7 +32,7 @@ public record ServerConfig(
 
   /** Keys common to every server; verticles may accept more ({@code extraKeys}). */
   private static final Set<String> KEYS = Set.of("verticle", "enabled", "host", "port", "instances",
-    "maxConnections", "protocol", "sendBufferSize", "receiveBufferSize");
+    "maxConnections", "protocol", "sendBufferSize", "receiveBufferSize", "tls");
 
   /**
    * @param extraKeys keys the server's verticle understands beyond the common and tracking ones, or
@@ -74,17 +76,18 @@ public record ServerConfig(
       throw new IllegalArgumentException(where + ".sendBufferSize/receiveBufferSize: must be > 0 (or -1 for the OS default)");
     }
     TrackingOptions tracking = TrackingOptions.fromJson(json, where).setServer(name).setProtocol(protocol);
+    TlsOptions tls = TlsOptions.fromJson(json.getValue("tls"), where + ".tls");
     return new ServerConfig(name, verticle, enabled, host, port, instances, maxConnections, protocol,
-      sendBufferSize, receiveBufferSize, tracking, json);
+      sendBufferSize, receiveBufferSize, tracking, tls, json);
   }
 
   /** The tracked-server options this configuration describes (net options, tracking keys, cap). */
   public dev.tether.net.TrackedServerOptions trackedServerOptions() {
     return new dev.tether.net.TrackedServerOptions(netServerOptions()).setTracking(tracking)
-      .setMaxConnections(maxConnections);
+      .setMaxConnections(maxConnections).setTls(tls);
   }
 
-  /** The Vert.x server options this configuration describes. */
+  /** The Vert.x server options this configuration describes (TLS on when {@code tls} is set and enabled). */
   public io.vertx.core.net.NetServerOptions netServerOptions() {
     io.vertx.core.net.NetServerOptions o = new io.vertx.core.net.NetServerOptions().setHost(host).setPort(port);
     if (sendBufferSize > 0) {
@@ -92,6 +95,9 @@ public record ServerConfig(
     }
     if (receiveBufferSize > 0) {
       o.setReceiveBufferSize(receiveBufferSize);
+    }
+    if (tls != null) {
+      tls.applyTo(o);
     }
     return o;
   }

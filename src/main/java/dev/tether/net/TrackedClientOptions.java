@@ -3,13 +3,21 @@ package dev.tether.net;
 import dev.tether.fault.FaultPlan;
 import dev.tether.recovery.PolicySet;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.KeyCertOptions;
 import io.vertx.core.net.NetClientOptions;
+import io.vertx.core.net.TrustOptions;
 
 /**
  * The options of a {@link TrackedClient}: Vert.x's {@link NetClientOptions} plus the tracking keys
  * ({@code name}, {@code protocol}, {@code writeTimeoutMs}, {@code maxPendingBytes},
  * {@code highWaterMark}, {@code decisionTimeoutMs}, {@code policies}, {@code faults}), with the
  * same defaults as a server's.
+ *
+ * <p>TLS is Vert.x's own: {@code setSsl(true)}, {@code setTrustOptions} (e.g. a
+ * {@code PemTrustOptions} with the server's certificate, or its CA), {@code setKeyCertOptions} for a
+ * client certificate, and {@code setHostnameVerificationAlgorithm} ({@code "HTTPS"} checks the
+ * server's name against its certificate; Vert.x 5 asks for it to be set). Counts are in plaintext
+ * bytes, exact under TLS as in plaintext (docs/architecture.md, "TLS").
  */
 public class TrackedClientOptions extends NetClientOptions {
 
@@ -92,6 +100,38 @@ public class TrackedClientOptions extends NetClientOptions {
 
   public TrackedClientOptions setFaults(FaultPlan faults) {
     tracking.setFaults(faults);
+    return this;
+  }
+
+  // covariant returns for the TLS setters, so chains keep this type
+
+  @Override
+  public TrackedClientOptions setSsl(boolean ssl) {
+    super.setSsl(ssl);
+    return this;
+  }
+
+  @Override
+  public TrackedClientOptions setTrustOptions(TrustOptions options) {
+    super.setTrustOptions(options);
+    return this;
+  }
+
+  @Override
+  public TrackedClientOptions setKeyCertOptions(KeyCertOptions options) {
+    super.setKeyCertOptions(options);
+    return this;
+  }
+
+  @Override
+  public TrackedClientOptions setTrustAll(boolean trustAll) {
+    super.setTrustAll(trustAll);
+    return this;
+  }
+
+  @Override
+  public TrackedClientOptions setHostnameVerificationAlgorithm(String algorithm) {
+    super.setHostnameVerificationAlgorithm(algorithm);
     return this;
   }
 }

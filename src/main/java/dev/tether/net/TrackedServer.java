@@ -45,7 +45,8 @@ public final class TrackedServer {
 
   private TrackedServer(Vertx vertx, TrackedServerOptions options) {
     this.vertx = vertx;
-    this.options = new TrackedServerOptions(options);
+    // a failed TLS handshake is logged once, naming the remote (Vert.x reports it without one)
+    this.options = TlsHandshakeLog.install(new TrackedServerOptions(options), options.getName());
     this.server = vertx.createNetServer(this.options);
     Tether.of(vertx).recorder().registerServer(this.options.getName());
     server.connectHandler(this::accept);

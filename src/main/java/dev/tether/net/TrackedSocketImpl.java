@@ -15,6 +15,7 @@ import dev.tether.ledger.WriteLedger;
 import dev.tether.metrics.TetherRecorder;
 import dev.tether.net.impl.Callbacks;
 import dev.tether.net.impl.Callbacks.Kind;
+import dev.tether.net.impl.TlsRecords;
 import dev.tether.net.impl.TrackedWrite;
 import dev.tether.net.impl.WriteTimeouts;
 import dev.tether.net.impl.WriteTracker;
@@ -177,8 +178,12 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     if (!NettyAccess.addFirstOutbound(socket, WriteTracker.NAME, tracker)) {
       // already closed: nothing can be written, the close handler will report
       log.debug("{} closed before tracking started", id);
-    } else if (injector != null) {
-      NettyAccess.addBefore(socket, WriteTracker.NAME, FaultInjector.NAME, injector);
+    } else {
+      // TLS: one record per piece of a write, progress per record (see TlsRecords); no-op in plaintext
+      TlsRecords.install(channel);
+      if (injector != null) {
+        NettyAccess.addBefore(socket, WriteTracker.NAME, FaultInjector.NAME, injector);
+      }
     }
     socket.exceptionHandler(this::onException);
     socket.closeHandler(v -> onClosed());

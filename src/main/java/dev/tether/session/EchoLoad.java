@@ -257,10 +257,6 @@ public final class EchoLoad {
   }
 
   private static SessionClientOptions copy(SessionClientOptions t) {
-    return new SessionClientOptions().setHost(t.host()).setPort(t.port()).setInitialBackoffMs(t.initialBackoffMs())
-      .setMaxBackoffMs(t.maxBackoffMs()).setReconnectTimeoutMs(t.reconnectTimeoutMs())
-      .setConnectTimeoutMs(t.connectTimeoutMs()).setPingIntervalMs(t.pingIntervalMs())
-      .setIdleTimeoutMs(t.idleTimeoutMs()).setMaxUnackedBytes(t.maxUnackedBytes())
-      .setMaxFrameBytes(t.maxFrameBytes()).setCloseTimeoutMs(t.closeTimeoutMs());
+    return new SessionClientOptions(t);
   }
 }

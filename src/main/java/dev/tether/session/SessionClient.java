@@ -6,6 +6,8 @@ import io.vertx.core.Handler;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.net.ClientSSLOptions;
+import io.vertx.core.net.ConnectOptions;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
 import io.vertx.core.net.NetSocket;
@@ -40,6 +42,8 @@ public final class SessionClient {
   private final Context context;
   private final SessionClientOptions options;
   private final NetClient net;
+  /** TLS settings of each connection, or null (plaintext). */
+  private final ClientSSLOptions sslOptions;
   private final SplittableRandom random;
   private final Promise<Void> connected = Promise.promise();
   private final Promise<Void> closedPromise = Promise.promise();
@@ -84,6 +88,7 @@ public final class SessionClient {
     this.net = vertx.createNetClient(new NetClientOptions()
       .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, options.connectTimeoutMs()))
       .setTcpNoDelay(true));
+    this.sslOptions = options.ssl() ? options.sslOptions() : null;
   }
 
   public static SessionClient create(Vertx vertx, SessionClientOptions options) {
@@ -235,7 +240,10 @@ public final class SessionClient {
   // Connection management
 
   private void dial() {
-    net.connect(options.port(), options.host()).onComplete(ar -> {
+    Future<NetSocket> connecting = sslOptions == null ? net.connect(options.port(), options.host())
+      : net.connect(new ConnectOptions().setHost(options.host()).setPort(options.port()).setSsl(true)
+        .setSslOptions(sslOptions));
+    connecting.onComplete(ar -> {
       if (state != State.CONNECTING && state != State.CLOSING) {
         if (ar.succeeded()) {
           ar.result().close();

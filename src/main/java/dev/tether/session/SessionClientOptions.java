@@ -1,6 +1,15 @@
 package dev.tether.session;
 
-/** Settings of a {@link SessionClient}; every one has a default. */
+import io.vertx.core.net.ClientSSLOptions;
+
+/**
+ * Settings of a {@link SessionClient}; every one has a default.
+ *
+ * <p>TLS: {@link #setSsl} on, with Vert.x's {@link ClientSSLOptions} for trust (e.g. a
+ * {@code PemTrustOptions} with the server's certificate), a client certificate, and hostname
+ * verification ({@code "HTTPS"} unless set: the server's certificate must name the host connected
+ * to; {@code ""} turns the check off).
+ */
 public final class SessionClientOptions {
 
   private String host = "127.0.0.1";
@@ -15,6 +24,29 @@ public final class SessionClientOptions {
   private int maxFrameBytes = SessionOptions.DEFAULT_MAX_FRAME_BYTES;
   private long closeTimeoutMs = 10_000;
   private long seed = System.nanoTime();
+  private boolean ssl;
+  private ClientSSLOptions sslOptions;
+
+  public SessionClientOptions() {
+  }
+
+  /** A copy of {@code other} (TLS settings copied too). */
+  public SessionClientOptions(SessionClientOptions other) {
+    host = other.host;
+    port = other.port;
+    initialBackoffMs = other.initialBackoffMs;
+    maxBackoffMs = other.maxBackoffMs;
+    reconnectTimeoutMs = other.reconnectTimeoutMs;
+    connectTimeoutMs = other.connectTimeoutMs;
+    pingIntervalMs = other.pingIntervalMs;
+    idleTimeoutMs = other.idleTimeoutMs;
+    maxUnackedBytes = other.maxUnackedBytes;
+    maxFrameBytes = other.maxFrameBytes;
+    closeTimeoutMs = other.closeTimeoutMs;
+    seed = other.seed;
+    ssl = other.ssl;
+    sslOptions = other.sslOptions == null ? null : other.sslOptions.copy();
+  }
 
   public String host() {
     return host;
@@ -131,6 +163,35 @@ public final class SessionClientOptions {
 
   public SessionClientOptions setSeed(long seed) {
     this.seed = seed;
+    return this;
+  }
+
+  /** Whether the client speaks TLS. */
+  public boolean ssl() {
+    return ssl;
+  }
+
+  public SessionClientOptions setSsl(boolean ssl) {
+    this.ssl = ssl;
+    return this;
+  }
+
+  /**
+   * The TLS settings used when {@link #ssl()}: a copy of those given, hostname verification
+   * {@code "HTTPS"} when they leave it unset (Vert.x's defaults: the JVM's trust store).
+   */
+  public ClientSSLOptions sslOptions() {
+    ClientSSLOptions o = sslOptions == null ? new ClientSSLOptions() : sslOptions.copy();
+    if (o.getHostnameVerificationAlgorithm() == null) {
+      o.setHostnameVerificationAlgorithm("HTTPS");
+    }
+    return o;
+  }
+
+  /** Vert.x's client TLS settings (trust, client certificate, hostname verification); also turns {@link #ssl()} on. */
+  public SessionClientOptions setSslOptions(ClientSSLOptions sslOptions) {
+    this.sslOptions = sslOptions == null ? null : sslOptions.copy();
+    this.ssl = sslOptions != null || ssl;
     return this;
   }
 

@@ -45,7 +45,9 @@ import java.util.concurrent.TimeUnit;
  * <pre>
  * java ... [-Dbench.transport=nio|epoll|io_uring] [-Dbench.nettyAllocator=pooled|default]
  *     dev.tether.tools.BenchServer VARIANT [maxSeconds]
- *   VARIANT: plain | tracked | tracked-noop (= tracked) | tracked-metrics | session | netty
+ *   VARIANT: plain | tracked | tracked-noop (= tracked) | tracked-metrics | session | netty | tracked-tls
+ *   (tracked-tls: the tracked echo over TLS, with the pair dev-cert.pem/dev-key.pem of the
+ *   directory -Dbench.tlsDir, default target/bench-tls, as scripts/gen-dev-cert.sh makes it)
  *   (session: the session-protocol echo, SessionVerticle, with the tracked echo's options and
  *   the NOOP recorder, as tracked; netty: {@link NettyEcho}, no Vert.x instance at all)
  *   bench.transport (default nio): the Netty transport of every variant; Vert.x gets it with
@@ -71,7 +73,7 @@ public final class BenchServer {
 
   public static void main(String[] args) throws Exception {
     if (args.length < 1) {
-      System.err.println("usage: BenchServer plain|tracked|tracked-noop|tracked-metrics|session|netty [maxSeconds]");
+      System.err.println("usage: BenchServer plain|tracked|tracked-noop|tracked-metrics|session|netty|tracked-tls [maxSeconds]");
       System.exit(2);
     }
     String variant = args[0];
@@ -240,12 +242,16 @@ public final class BenchServer {
         await(vertx.deployVerticle(v, new DeploymentOptions().setConfig(conf)).toCompletionStage().toCompletableFuture());
         return v.actualPort();
       }
-      case "tracked", "tracked-noop", "tracked-metrics" -> {
+      case "tracked", "tracked-noop", "tracked-metrics", "tracked-tls" -> {
         TetherRecorder recorder = registry == null ? TetherRecorder.NOOP : new MicrometerRecorder(registry);
         Tether.install(vertx, "bench", recorder);
         EchoVerticle v = new EchoVerticle();
-        await(vertx.deployVerticle(v, new DeploymentOptions().setConfig(conf.copy().put("name", "echo")))
-          .toCompletionStage().toCompletableFuture());
+        JsonObject echo = conf.copy().put("name", "echo");
+        if (variant.equals("tracked-tls")) {
+          String dir = System.getProperty("bench.tlsDir", "target/bench-tls");
+          echo.put("tls", new JsonObject().put("certPath", dir + "/dev-cert.pem").put("keyPath", dir + "/dev-key.pem"));
+        }
+        await(vertx.deployVerticle(v, new DeploymentOptions().setConfig(echo)).toCompletionStage().toCompletableFuture());
         return v.actualPort();
       }
       case "session" -> {

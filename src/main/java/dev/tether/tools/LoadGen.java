@@ -50,6 +50,10 @@ import java.util.concurrent.locks.LockSupport;
  *   {@code window} messages in flight per connection.</li>
  * </ul>
  *
+ * <p>{@code --tls PEM} speaks TLS to the server (trusting that certificate): each connection does
+ * its handshake before the clock starts, each message is encrypted into its own record(s) and
+ * written with one {@code write} (see {@link LoadGenTls}); the figures stay in plaintext messages.
+ *
  * <p>{@code --protocol session} speaks the session protocol (docs/protocol.md) instead of raw bytes:
  * each connection sends HELLO (new session) and waits for WELCOME before the schedule starts; each
  * message is one DATA frame (13-byte frame header + a payload of {@code size} bytes, written with
@@ -88,6 +92,8 @@ public final class LoadGen {
 
   private static final class Conn {
     final SocketChannel ch;
+    /** TLS over {@link #ch} ({@code --tls}), or null. */
+    final LoadGenTls tls;
     final long phase;
     final ByteBuffer out;
     long nextMsg;          // index of the next message to send
@@ -106,8 +112,9 @@ public final class LoadGen {
     int unacked;           // DATA frames received since the last ACK
     long firstUnackedAt;
 
-    Conn(SocketChannel ch, long phase, ByteBuffer msg) {
+    Conn(SocketChannel ch, LoadGenTls tls, long phase, ByteBuffer msg) {
       this.ch = ch;
+      this.tls = tls;
       this.phase = phase;
       if (session) {
         // own copy: the sequence number in the header changes per message
@@ -120,6 +127,14 @@ public final class LoadGen {
         this.ack = null;
       }
       this.out.position(this.out.limit());
+    }
+
+    int write(ByteBuffer src) throws IOException {
+      return tls == null ? ch.write(src) : tls.write(src);
+    }
+
+    int read(ByteBuffer dst) throws IOException {
+      return tls == null ? ch.read(dst) : tls.read(dst);
     }
 
     /** Rewinds the message buffer for message {@code nextMsg} (DATA seq = nextMsg + 1). */
@@ -139,7 +154,7 @@ public final class LoadGen {
         return true;
       }
       if (ack.hasRemaining()) {
-        ch.write(ack);
+        write(ack);
         if (ack.hasRemaining()) {
           return false;
         }
@@ -150,7 +165,7 @@ public final class LoadGen {
         ack.putInt(0, 9).put(4, T_ACK).putLong(5, lastRecvSeq);
         unacked = 0;
         acksSent++;
-        ch.write(ack);
+        write(ack);
         return !ack.hasRemaining();
       }
       return true;
@@ -177,6 +192,8 @@ public final class LoadGen {
     String label = a.getOrDefault("label", "");
     boolean quit = a.containsKey("quit");
     String protocol = a.getOrDefault("protocol", "raw");
+    // --tls PEM: TLS to the server, trusting that certificate
+    javax.net.ssl.SSLContext tlsContext = a.containsKey("tls") ? TlsClient.context(a.get("tls")) : null;
     if (!protocol.equals("raw") && !protocol.equals("session")) {
       System.err.println("LoadGen: --protocol raw|session, got " + protocol);
       System.exit(2);
@@ -211,8 +228,10 @@ public final class LoadGen {
       SocketChannel ch = SocketChannel.open();
       ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
       ch.socket().connect(target, 5000);
+      LoadGenTls tls = tlsContext == null ? null
+        : LoadGenTls.handshake(ch, tlsContext, "127.0.0.1", port, size + DATA_HEADER);
       ch.configureBlocking(false);
-      cs[c] = new Conn(ch, (long) c * period / conns, msg);
+      cs[c] = new Conn(ch, tls, (long) c * period / conns, msg);
       ch.register(selector, SelectionKey.OP_READ, cs[c]);
     }
     if (session) {
@@ -274,7 +293,7 @@ public final class LoadGen {
         long nextDue = Long.MAX_VALUE;
         for (Conn c : cs) {
           if (c.writing) {
-            c.ch.write(c.out);
+            c.write(c.out);
             if (c.out.hasRemaining()) {
               continue;
             }
@@ -304,7 +323,7 @@ public final class LoadGen {
               maxLate = Math.max(maxLate, late);
             }
             c.nextMessage();
-            c.ch.write(c.out);
+            c.write(c.out);
             c.nextMsg++;
             totalSent++;
             if (c.out.hasRemaining()) {
@@ -356,7 +375,7 @@ public final class LoadGen {
           for (Conn c : cs) {
             for (int burst = 0; burst < window; burst++) {
               if (c.writing) {
-                c.ch.write(c.out);
+                c.write(c.out);
                 if (c.out.hasRemaining()) {
                   break;
                 }
@@ -369,7 +388,7 @@ public final class LoadGen {
                 break;
               }
               c.nextMessage();
-              c.ch.write(c.out);
+              c.write(c.out);
               c.nextMsg++;
               c.sentBytes += size;
               if (c.out.hasRemaining()) {
@@ -479,7 +498,7 @@ public final class LoadGen {
       Conn c = (Conn) k.attachment();
       for (int reads = 0; reads < 64; reads++) {
         in.clear();
-        int n = c.ch.read(in);
+        int n = c.read(in);
         if (n <= 0) {
           if (n < 0) {
             throw new IOException("server closed a connection");
@@ -612,7 +631,7 @@ public final class LoadGen {
       hello.putInt(1 + 16 + 8).put(T_HELLO).put(new byte[16]).putLong(0).flip();
       long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
       while (hello.hasRemaining()) {
-        c.ch.write(hello);
+        c.write(hello);
         if (System.nanoTime() > end) {
           throw new IOException("HELLO not written in 5 s");
         }

@@ -30,8 +30,9 @@ public final class Stress {
 
   static final String USAGE = """
     usage: stress [--clients 10] [--seconds 20] [--seed 1] [--max-payload 65536] [--server-port 0]
-                  [--reset-ms 30-150] [--cut 0.3:1-262144] [--stall 0.05:50-300] [--drain-s 60]
+                  [--reset-ms 30-150] [--cut 0.3:1-262144] [--stall 0.05:50-300] [--drain-s 60] [--trust PEM]
       --server-port P   use a running session server on 127.0.0.1:P (0 = start one in-process)
+      --trust PEM       the server speaks TLS (servers.<name>.tls): trust this certificate (with --server-port)
       --seconds T       send for T seconds (1..3600), then stop the chaos and wait up to --drain-s
                         for every message to come back""";
 
@@ -48,7 +49,7 @@ public final class Stress {
     int serverPort;
     try {
       a = new Args(argv, Set.of("clients", "seconds", "seed", "max-payload", "server-port", "reset-ms", "cut", "stall",
-        "drain-s"), USAGE);
+        "drain-s", "trust"), USAGE);
       clients = (int) a.number("clients", 10);
       seconds = a.number("seconds", 20);
       drain = a.number("drain-s", 60);
@@ -57,6 +58,9 @@ public final class Stress {
       if (clients < 1 || clients > 10_000 || seconds < 1 || seconds > 3600 || drain < 1 || drain > 600
         || maxPayload < 8 || maxPayload > 1_000_000) {
         throw new Args.UsageException("out of range: clients 1..10000, seconds 1..3600, drain-s 1..600, max-payload 8..1000000\n" + USAGE);
+      }
+      if (a.string("trust", null) != null && serverPort == 0) {
+        throw new Args.UsageException("--trust needs --server-port (the in-process server is plaintext)\n" + USAGE);
       }
       long[] reset = a.range("reset-ms", "30-150");
       double[] cut = a.chance("cut", "0.3:1-262144");
@@ -85,9 +89,17 @@ public final class Stress {
       dev.tether.fault.ChaosProxy proxy = get(dev.tether.fault.ChaosProxy.start(vertx, chaos));
       System.out.printf("chaos proxy on 127.0.0.1:%d: reset %d-%d ms, cut %.2f, stall %.2f, seed %d%n", proxy.port(),
         chaos.resetMinMs(), chaos.resetMaxMs(), chaos.cutProbability(), chaos.stallProbability(), seed);
-      EchoLoad load = new EchoLoad(vertx, new SessionClientOptions().setPort(proxy.port()).setInitialBackoffMs(5)
+      SessionClientOptions options = new SessionClientOptions().setPort(proxy.port()).setInitialBackoffMs(5)
         .setMaxBackoffMs(200).setPingIntervalMs(200).setIdleTimeoutMs(2_000).setMaxUnackedBytes(256 * 1024)
-        .setReconnectTimeoutMs(30_000), clients, maxPayload, seed);
+        .setReconnectTimeoutMs(30_000);
+      String trust = a.string("trust", null);
+      if (trust != null) {
+        // TLS end to end through the proxy (it relays bytes): trust the server's certificate
+        options.setSslOptions(new io.vertx.core.net.ClientSSLOptions()
+          .setTrustOptions(new io.vertx.core.net.PemTrustOptions().addCertPath(trust)));
+        System.out.printf("TLS to the server, trusting %s%n", trust);
+      }
+      EchoLoad load = new EchoLoad(vertx, options, clients, maxPayload, seed);
       get(load.start());
       long start = System.nanoTime();
       long end = start + seconds * 1_000_000_000L;

@@ -19,9 +19,11 @@ import java.util.List;
  * length followed by that many bytes of UTF-8 JSON.
  *
  * <pre>
- * scripts/watch.sh [--host H] [--port P] [--json] [--address tether.failure]...
+ * scripts/watch.sh [--host H] [--port P] [--json] [--tls | --trust PEM] [--address tether.failure]...
  * </pre>
- * One line per event; {@code --json} prints the event bodies as JSON lines instead.
+ * One line per event; {@code --json} prints the event bodies as JSON lines instead. A bridge with
+ * {@code bridge.tls}: {@code --trust PEM} trusts that certificate (e.g. conf/tls/dev-cert.pem),
+ * {@code --tls} the JVM's trust store; the host name is checked against the certificate.
  */
 public final class Watch {
 
@@ -35,15 +37,23 @@ public final class Watch {
     String host = "127.0.0.1";
     int port = 7002;
     boolean json = false;
+    boolean tls = false;
+    String trust = null;
     List<String> addresses = new ArrayList<>();
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--host" -> host = args[++i];
         case "--port" -> port = Integer.parseInt(args[++i]);
         case "--json" -> json = true;
+        case "--tls" -> tls = true;
+        case "--trust" -> {
+          trust = args[++i];
+          tls = true;
+        }
         case "--address" -> addresses.add(args[++i]);
         case "-h", "--help" -> {
-          System.out.println("usage: watch [--host 127.0.0.1] [--port 7002] [--json] [--address tether.failure]...");
+          System.out.println("usage: watch [--host 127.0.0.1] [--port 7002] [--json] [--tls | --trust PEM]"
+            + " [--address tether.failure]...");
           return;
         }
         default -> {
@@ -56,7 +66,7 @@ public final class Watch {
       addresses = List.of("tether.failure", "tether.recovery");
     }
     try {
-      watch(host, port, addresses, json, System.out);
+      watch(host, port, addresses, json, tls, trust, System.out);
     } catch (IOException e) {
       System.err.println("watch: " + host + ":" + port + ": " + e);
       System.exit(1);
@@ -66,14 +76,21 @@ public final class Watch {
   /** Connects, registers to {@code addresses} and prints every frame until the bridge closes. */
   public static void watch(String host, int port, List<String> addresses, boolean json, PrintStream out)
     throws IOException {
-    try (Socket socket = new Socket()) {
-      socket.connect(new InetSocketAddress(host, port), 5000);
+    watch(host, port, addresses, json, false, null, out);
+  }
+
+  /** The same over TLS when {@code tls}, trusting {@code trustPem} (null: the JVM's trust store). */
+  public static void watch(String host, int port, List<String> addresses, boolean json, boolean tls, String trustPem,
+                           PrintStream out) throws IOException {
+    try (Socket raw = new Socket()) {
+      raw.connect(new InetSocketAddress(host, port), 5000);
+      Socket socket = tls ? TlsClient.wrap(raw, host, trustPem) : raw;
       DataOutputStream o = new DataOutputStream(socket.getOutputStream());
       DataInputStream in = new DataInputStream(socket.getInputStream());
       for (String a : addresses) {
         write(o, new JsonObject().put("type", "register").put("address", a));
       }
-      out.println("# watching " + String.join(", ", addresses) + " on " + host + ":" + port);
+      out.println("# watching " + String.join(", ", addresses) + " on " + host + ":" + port + (tls ? " (TLS)" : ""));
       out.flush();
       while (true) {
         JsonObject frame;

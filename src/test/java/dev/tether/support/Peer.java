@@ -13,10 +13,16 @@ import static org.awaitility.Awaitility.await;
 /**
  * A real TCP peer on 127.0.0.1 for tests, built on a plain blocking {@link Socket}: it can read
  * everything into memory on its own thread, never read at all, or reset the connection (SO_LINGER 0).
+ * The {@code tls*} variants speak TLS through the JDK's {@code SSLSocket} (trusting
+ * {@link TestTls}'s server certificate) over that socket; a reset still resets the TCP socket
+ * underneath, without a TLS close_notify.
  */
 public final class Peer implements AutoCloseable {
 
+  /** What is read and written: the TCP socket, or the SSLSocket over it. */
   private final Socket socket;
+  /** The TCP socket. */
+  private final Socket raw;
   private final ByteArrayOutputStream received = new ByteArrayOutputStream();
   private volatile boolean eof;
   private volatile Throwable readError;
@@ -24,7 +30,12 @@ public final class Peer implements AutoCloseable {
   private Thread reader;
 
   private Peer(Socket socket) {
+    this(socket, socket);
+  }
+
+  private Peer(Socket socket, Socket raw) {
     this.socket = socket;
+    this.raw = raw;
   }
 
   /** Connects and starts reading everything the server sends. */
@@ -47,6 +58,20 @@ public final class Peer implements AutoCloseable {
   /** Connects with a small receive buffer and never reads. */
   public static Peer stalled(int port, int receiveBuffer) throws IOException {
     return new Peer(connect(port, receiveBuffer));
+  }
+
+  /** Connects over TLS and starts reading everything the server sends. */
+  public static Peer tlsReading(int port) throws IOException {
+    Socket raw = connect(port, -1);
+    Peer p = new Peer(TestTls.get().handshake(raw, false), raw);
+    p.startReading();
+    return p;
+  }
+
+  /** Connects over TLS with a small receive buffer and does not read (but see {@link #readExactly}). */
+  public static Peer tlsStalled(int port, int receiveBuffer) throws IOException {
+    Socket raw = connect(port, receiveBuffer);
+    return new Peer(TestTls.get().handshake(raw, false), raw);
   }
 
   private static Socket connect(int port, int receiveBuffer) throws IOException {
@@ -87,6 +112,24 @@ public final class Peer implements AutoCloseable {
     }, "peer-reader-" + socket.getLocalPort());
     reader.setDaemon(true);
     reader.start();
+  }
+
+  /** Reads exactly {@code n} bytes on the calling thread (a peer that does not read otherwise). */
+  public void readExactly(int n, Duration timeout) throws IOException {
+    socket.setSoTimeout((int) timeout.toMillis());
+    byte[] buf = new byte[n];
+    int off = 0;
+    InputStream in = socket.getInputStream();
+    while (off < n) {
+      int r = in.read(buf, off, n - off);
+      if (r < 0) {
+        throw new IOException("end of stream after " + off + " of " + n + " bytes");
+      }
+      off += r;
+    }
+    synchronized (received) {
+      received.write(buf, 0, n);
+    }
   }
 
   public void send(byte[] data) throws IOException {
@@ -134,12 +177,12 @@ public final class Peer implements AutoCloseable {
 
   /** Resets the connection: close with SO_LINGER 0 sends an RST. */
   public void reset() throws IOException {
-    socket.setSoLinger(true, 0);
-    socket.close();
+    raw.setSoLinger(true, 0);
+    raw.close();
   }
 
   public int localPort() {
-    return socket.getLocalPort();
+    return raw.getLocalPort();
   }
 
   @Override

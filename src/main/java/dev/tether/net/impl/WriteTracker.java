@@ -190,7 +190,8 @@ public final class WriteTracker extends ChannelOutboundHandlerAdapter implements
     if (w.progress > 0 && !w.settled()) {
       listener.flushed(w, Math.min(w.progress, w.remaining()));
     }
-    boolean usable = ctx.channel().isActive();
+    // a TLS engine that refused a write (closed, or failed to wrap) will refuse a resend too: hard
+    boolean usable = ctx.channel().isActive() && !(cause instanceof javax.net.ssl.SSLException);
     if (cause instanceof PartialWriteException pwe && usable && !w.settled()) {
       // the first part is still on its way: follow it as a transmission of its own
       onWire++;
@@ -312,7 +313,8 @@ public final class WriteTracker extends ChannelOutboundHandlerAdapter implements
   public void abort() {
     ChannelHandlerContext c = ctx;
     if (c != null) {
-      c.close();
+      // under TLS from below the SslHandler: no close_notify to wait for behind unread bytes
+      TlsRecords.belowTls(c).close();
     } else {
       socket.close();
     }
