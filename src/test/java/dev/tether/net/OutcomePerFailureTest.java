@@ -32,7 +32,7 @@ class OutcomePerFailureTest {
   @Test
   void aResendSupersededByACloseForAnotherFailureEndsFailed() throws Exception {
     TrackingOptions o = new TrackingOptions().setServer("superseded").setWriteTimeoutMs(0).setMaxPendingBytes(4096)
-      .setPolicies(new PolicySet(new ClosePolicy(), new ResendRemainderPolicy(200, 200, 3), Map.of()))
+      .setPolicies(new PolicySet(new ClosePolicy(), new ResendRemainderPolicy(5000, 5000, 3), Map.of()))
       .setFaults(FaultPlan.seeded(1).withFailWrite(1));
     try (Harness h = Harness.start(o); Peer peer = Peer.reading(h.port())) {
       Harness.Conn c = h.accept();
@@ -41,7 +41,7 @@ class OutcomePerFailureTest {
       c.run(ts -> {
         ts.failureHandler(failures::add);
         ts.outcomeHandler(outcomes::add);
-        ts.send(Buffer.buffer(new byte[100])); // refused: held, resent in 200 ms
+        ts.send(Buffer.buffer(new byte[100])); // refused: held, resent in 2.5-5 s (long after the overflow below)
       });
       await().atMost(Duration.ofSeconds(10)).until(() -> !failures.isEmpty());
       c.run(ts -> ts.send(Buffer.buffer(new byte[8192]))); // over the cap: resend cannot help, so it closes

@@ -304,9 +304,11 @@ final class PubSubConnection {
   }
 
   private void onFailure(FailureEvent e) {
-    // only matters while it is over its mark (that is when publishers wait for it), and then its
-    // drain handler is sure to come and clear it
-    if (e.kind() == FailureKind.WRITE_TIMEOUT && !closing && !lagging && socket.writeQueueFull()) {
+    // Tether reports one WRITE_TIMEOUT per stall, and the next only after progress: so mark the
+    // subscriber lagging whether or not it is over its mark right now (it may cross it later in the
+    // same stall, and then no second event would come to let the publishers go). The drain handler
+    // clears the mark once it has caught up.
+    if (e.kind() == FailureKind.WRITE_TIMEOUT && !closing && !lagging) {
       lagging = true;
       log.info("{}: subscriber lagging (a write waited {} ms); publishers no longer wait for it", socket.id(),
         socket.options().writeTimeoutMs());
