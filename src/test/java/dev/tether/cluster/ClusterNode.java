@@ -148,11 +148,11 @@ final class ClusterNode implements AutoCloseable {
     return getJson("/health").getJsonObject("cluster").getJsonArray("members").getList();
   }
 
-  /** Registrations the cluster holds for {@code address} (every node's plain consumers). */
+  /** Registrations the cluster holds for {@code address}: every node's plain consumers (local ones not counted). */
   int registrations(String address) throws Exception {
     Promise<List<RegistrationInfo>> p = Promise.promise();
     clusterManager.getRegistrations(address, p);
-    return await(p.future()).size();
+    return (int) await(p.future()).stream().filter(r -> !r.localOnly()).count();
   }
 
   long failuresOfKind(String kind) {

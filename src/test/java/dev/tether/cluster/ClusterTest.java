@@ -100,16 +100,24 @@ class ClusterTest {
       for (String address : List.of(Addresses.FAILURE, Addresses.RECOVERY)) {
         await().atMost(WAIT).until(() -> n1.registrations(address) == 9);
       }
-      n1.provokeFailures(1);
+      // an impostor on node-2 for node-1's recovery address: decisions are node-local, it hears nothing
+      java.util.concurrent.atomic.AtomicInteger hijacked = new java.util.concurrent.atomic.AtomicInteger();
+      await(n2.vertx.eventBus().<JsonObject>consumer(Addresses.recover("node-1"), m -> {
+        hijacked.incrementAndGet();
+        m.fail(500, "not yours");
+      }).completion());
+      await().atMost(WAIT).until(() -> n1.registrations(Addresses.recover("node-1")) == 1);
+      n1.provokeFailures(3);
       n2.provokeFailures(2);
-      n3.provokeFailures(3);
-      Map<String, Long> expected = Map.of("node-1", 1L, "node-2", 2L, "node-3", 3L);
+      n3.provokeFailures(1);
+      Map<String, Long> expected = Map.of("node-1", 3L, "node-2", 2L, "node-3", 1L);
 
       for (ClusterNode n : nodes()) {
         await().atMost(WAIT).until(() -> n.failures.size() >= 6 && n.recoveries.size() >= 6);
       }
       await().during(HOLDS).atMost(HOLDS.plus(WAIT))
         .until(() -> nodes().stream().allMatch(n -> n.failures.size() == 6 && n.recoveries.size() == 6));
+      assertThat(hijacked.get()).as("requests to node-1's recovery verticle that reached node-2").isZero();
       for (ClusterNode n : nodes()) {
         assertThat(byNode(n.failures)).as("failures reaching %s's subscriber", n.name).isEqualTo(expected);
         assertThat(byNode(n.recoveries)).as("recoveries reaching %s's subscriber", n.name).isEqualTo(expected);
@@ -122,10 +130,10 @@ class ClusterTest {
         assertThat(counts.getLong("failures")).as("/events on %s", n.name).isEqualTo(6);
         assertThat(counts.getLong("recoveries")).isEqualTo(6);
         assertThat(counts.getJsonObject("byNode")).isEqualTo(new JsonObject()
-          .put("node-1", new JsonObject().put("WRITE_FAILED", 1))
+          .put("node-1", new JsonObject().put("WRITE_FAILED", 3))
           .put("node-2", new JsonObject().put("WRITE_FAILED", 2))
-          .put("node-3", new JsonObject().put("WRITE_FAILED", 3)));
-        assertThat(n.getJson("/events?node=node-3&type=failure").getJsonArray("events")).hasSize(3);
+          .put("node-3", new JsonObject().put("WRITE_FAILED", 1)));
+        assertThat(n.getJson("/events?node=node-1&type=failure").getJsonArray("events")).hasSize(3);
       }
       for (int i = 0; i < bridges.size(); i++) {
         List<JsonObject> frames = bridges.get(i).messages(12);
