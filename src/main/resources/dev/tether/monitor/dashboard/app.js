@@ -107,7 +107,7 @@
     tr.appendChild(text('td', failure ? e.flushed : '', 'num flushed'));
     tr.appendChild(text('td', failure ? e.unsent : '', 'num unsent'));
     tr.appendChild(text('td', failure ? e.offset : '', 'num offset'));
-    tr.appendChild(text('td', failure ? (e.cause || '') :
+    tr.appendChild(text('td', failure ? (e.kind === 'NODE_LOST' ? e.message : (e.cause || '')) :
       (e.policy + ': ' + e.action + ' ' + e.bytes + ' B -> ' + e.result), 'recovery'));
     return tr;
   }
