@@ -55,6 +55,11 @@ public class MainVerticle extends VerticleBase {
     // nio unless conf/vertx.json says "preferNativeTransport": true (then epoll, or io_uring without epoll)
     log.info("transport: {}", TransportAccess.describe(vertx));
     List<Future<String>> deployments = new ArrayList<>();
+    if (vertx.isClustered()) {
+      // node registry, cluster view, NODE_LOST (docs/cluster.md); not HA-deployed (nothing is)
+      deployments.add(vertx.deployVerticle(ClusterVerticle.class.getName(), new DeploymentOptions())
+        .recover(e -> missingDependency(e, "clustering (-cluster)", "vertx-hazelcast", "run without -cluster")));
+    }
     if (cfg.recoveryEnabled()) {
       // the recovery verticle gets the whole configuration: it needs every server's policies
       deployments.add(vertx.deployVerticle(RecoveryVerticle.class.getName(),
@@ -65,12 +70,14 @@ public class MainVerticle extends VerticleBase {
       // HTTP endpoints, event ring and dashboard; it needs the server names for /health
       deployments.add(vertx.deployVerticle(MonitorVerticle.class.getName(),
         new DeploymentOptions().setConfig(cfg.raw().copy()))
-        .recover(e -> missingDependency(e, "http/monitor", "vertx-micrometer-metrics and micrometer-registry-prometheus")));
+        .recover(e -> missingDependency(e, "http/monitor", "vertx-micrometer-metrics and micrometer-registry-prometheus",
+          "set http.enabled and monitor.enabled to false")));
     }
     if (obs.bridge().enabled()) {
       deployments.add(vertx.deployVerticle(BridgeVerticle.class.getName(),
         new DeploymentOptions().setConfig(cfg.raw().copy()))
-        .recover(e -> missingDependency(e, "bridge", "vertx-tcp-eventbus-bridge")));
+        .recover(e -> missingDependency(e, "bridge.enabled", "vertx-tcp-eventbus-bridge",
+          "set bridge.enabled to false")));
     }
     for (ServerConfig server : cfg.servers()) {
       if (!server.enabled()) {
@@ -89,11 +96,11 @@ public class MainVerticle extends VerticleBase {
    * A deployment that failed for want of a class: say which optional dependency of the library is
    * missing instead of a bare ClassNotFoundException.
    */
-  private static Future<String> missingDependency(Throwable e, String section, String artifacts) {
+  private static Future<String> missingDependency(Throwable e, String what, String artifacts, String orElse) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof ClassNotFoundException || t instanceof NoClassDefFoundError) {
-        String message = section + ".enabled needs " + artifacts + " on the class path (missing " + t.getMessage()
-          + "); add them or set " + section + ".enabled to false";
+        String message = what + " needs " + artifacts + " on the class path (missing " + t.getMessage()
+          + "); add them or " + orElse;
         log.error(message);
         return Future.failedFuture(new IllegalStateException(message, e));
       }

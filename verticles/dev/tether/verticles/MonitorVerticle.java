@@ -1,8 +1,10 @@
 package dev.tether.verticles;
 
 import dev.tether.Tether;
+import dev.tether.cluster.ClusterView;
 import dev.tether.config.ObservabilityConfig;
 import dev.tether.event.Addresses;
+import dev.tether.event.FailureKind;
 import dev.tether.metrics.MicrometerRecorder;
 import dev.tether.metrics.TetherRecorder;
 import dev.tether.monitor.EventRing;
@@ -47,6 +49,8 @@ import java.util.Set;
  *   <li>{@code GET /health}: each configured server and whether it listens; 503 when one does not;</li>
  *   <li>{@code GET /events?kind=&node=&type=&limit=}: recent events as JSON, newest first;</li>
  *   <li>{@code GET /events/stream}: the same live, as server-sent events (bounded clients);</li>
+ *   <li>{@code GET /nodes}: the cluster's nodes as this node sees them: live or lost, sessions,
+ *       failure counts (the dashboard's per-node panel);</li>
  *   <li>{@code GET /}: the dashboard (static files from the jar, no external assets).</li>
  * </ul>
  *
@@ -73,6 +77,8 @@ public class MonitorVerticle extends VerticleBase {
   public static final int DEFAULT_LIMIT = 100;
   /** A live client gets at least one message this often, even with no new events. */
   private static final long HEARTBEAT_MS = 1000;
+  /** Bound on the lost nodes remembered for the per-node panel. */
+  private static final int MAX_LOST = 256;
 
   // State accessed exclusively from this verticle's event loop
   private ObservabilityConfig obs;
@@ -87,6 +93,8 @@ public class MonitorVerticle extends VerticleBase {
   private long lastPush;
   private long timer = -1;
   private final List<MessageConsumer<JsonObject>> consumers = new ArrayList<>();
+  /** Node name -> its latest NODE_LOST event (until it is a live member again it shows as lost). */
+  private final Map<String, JsonObject> lost = new java.util.TreeMap<>();
   private volatile int actualPort = -1;
 
   @Override
@@ -165,7 +173,12 @@ public class MonitorVerticle extends VerticleBase {
     if (msg.body() == null) {
       return;
     }
-    queue(ring.addFailure(msg.body(), System.currentTimeMillis()));
+    JsonObject e = msg.body();
+    if (FailureKind.NODE_LOST.name().equals(e.getValue("kind")) && e.getValue("node") instanceof String n
+      && (lost.containsKey(n) || lost.size() < MAX_LOST)) {
+      lost.put(n, e);
+    }
+    queue(ring.addFailure(e, System.currentTimeMillis()));
   }
 
   private void onRecovery(Message<JsonObject> msg) {
@@ -198,7 +211,9 @@ public class MonitorVerticle extends VerticleBase {
       events.add(it.next());
     }
     unpushed.clear();
-    JsonObject update = new JsonObject().put("counts", ring.counts(now)).put("events", events).put("skipped", skipped);
+    JsonObject counts = ring.counts(now);
+    JsonObject update = new JsonObject().put("counts", counts).put("events", events).put("skipped", skipped)
+      .put("nodes", nodes(counts));
     skipped = 0;
     Buffer frame = sse("update", update);
     for (HttpServerResponse c : new ArrayList<>(clients)) {
@@ -227,6 +242,7 @@ public class MonitorVerticle extends VerticleBase {
       case "/health" -> health(req);
       case "/events" -> events(req);
       case "/events/stream" -> stream(req);
+      case "/nodes" -> nodes(req);
       default -> asset(req, path);
     }
   }
@@ -261,7 +277,65 @@ public class MonitorVerticle extends VerticleBase {
     json(req.response(), up ? 200 : 503, new JsonObject()
       .put("status", up ? "UP" : "DOWN")
       .put("node", Tether.of(vertx).node())
-      .put("servers", servers));
+      .put("servers", servers)
+      .put("cluster", ClusterView.of(vertx).health(Tether.of(vertx).node())));
+  }
+
+  private void nodes(HttpServerRequest req) {
+    if (ring == null) {
+      json(req.response(), 404, new JsonObject().put("error", "the monitor is off"));
+      return;
+    }
+    String self = Tether.of(vertx).node();
+    json(req.response(), 200, new JsonObject()
+      .put("node", self)
+      .put("cluster", ClusterView.of(vertx).health(self))
+      .put("nodes", nodes(ring.counts(System.currentTimeMillis()))));
+  }
+
+  /**
+   * The per-node panel: every live member (oldest first), then every other node this monitor has
+   * events of or saw lost (by name). {@code status}: {@code live} (a member now), {@code lost} (a
+   * NODE_LOST was seen and it has not come back), else {@code unknown} (not a member, no NODE_LOST
+   * seen: it left before this monitor started, say). Failure counts are those this monitor received.
+   */
+  private JsonArray nodes(JsonObject counts) {
+    String self = Tether.of(vertx).node();
+    JsonObject byNode = counts.getJsonObject("byNode");
+    Map<String, JsonObject> out = new java.util.LinkedHashMap<>();
+    for (ClusterView.Member m : ClusterView.of(vertx).members(self)) {
+      if (m.node() != null && !out.containsKey(m.node())) {
+        out.put(m.node(), new JsonObject().put("node", m.node()).put("status", "live").put("self", m.self())
+          .put("member", m.member()).put("address", m.address()).put("sessions", m.sessions()));
+      }
+    }
+    java.util.TreeSet<String> others = new java.util.TreeSet<>(byNode.fieldNames());
+    others.addAll(lost.keySet());
+    for (String n : others) {
+      if (!out.containsKey(n)) {
+        out.put(n, new JsonObject().put("node", n).put("status", lost.containsKey(n) ? "lost" : "unknown")
+          .put("self", n.equals(self)));
+      }
+    }
+    JsonArray list = new JsonArray();
+    for (JsonObject o : out.values()) {
+      String n = o.getString("node");
+      JsonObject kinds = byNode.getJsonObject(n, new JsonObject());
+      long failures = 0;
+      for (String k : kinds.fieldNames()) {
+        failures += kinds.getLong(k);
+      }
+      o.put("failures", failures).put("byKind", kinds);
+      JsonObject l = lost.get(n);
+      if (l != null) {
+        o.put("lost", new JsonObject().put("time", l.getValue("time")).put("member", l.getValue("member"))
+          .put("reportedBy", l.getValue("reportedBy")).put("sessionsHeld", l.getValue("sessionsHeld"))
+          .put("sessionsTakenOver", l.getValue("sessionsTakenOver")).put("sessionsLost", l.getValue("sessionsLost"))
+          .put("graceful", l.getValue("graceful")));
+      }
+      list.add(o);
+    }
+    return list;
   }
 
   private void events(HttpServerRequest req) {
@@ -314,10 +388,12 @@ public class MonitorVerticle extends VerticleBase {
       .putHeader(HttpHeaders.CONTENT_TYPE, "text/event-stream; charset=utf-8")
       .putHeader(HttpHeaders.CACHE_CONTROL, "no-cache");
     JsonArray latest = new JsonArray(new ArrayList<>(ring.newest(obs.monitor().maxEventsPerPush(), null, null, null)));
+    JsonObject counts = ring.counts(System.currentTimeMillis());
     resp.write(sse("snapshot", new JsonObject()
       .put("node", Tether.of(vertx).node())
-      .put("counts", ring.counts(System.currentTimeMillis()))
-      .put("events", latest)));
+      .put("counts", counts)
+      .put("events", latest)
+      .put("nodes", nodes(counts))));
   }
 
   private void asset(HttpServerRequest req, String path) {

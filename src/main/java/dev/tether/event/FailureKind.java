@@ -20,7 +20,12 @@ public enum FailureKind {
   /** Malformed or oversized input from the peer. */
   PROTOCOL_ERROR,
   /** A resumable session was dropped (TTL or retained-bytes cap) with data unacknowledged. */
-  SESSION_EXPIRED;
+  SESSION_EXPIRED,
+  /**
+   * A cluster member left (crashed, hung or stopped): published once, by one surviving node, with the
+   * sessions the lost node held, took over elsewhere and lost ({@link NodeLostEvent}).
+   */
+  NODE_LOST;
 
   /** Parses a kind name, with a message that lists the valid names. */
   public static FailureKind parse(String name) {

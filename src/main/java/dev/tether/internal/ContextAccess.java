@@ -5,7 +5,8 @@ import io.vertx.core.internal.ContextInternal;
 
 /**
  * Vert.x internal API about contexts, isolated like {@link NettyAccess}: running a hook when a
- * context closes (its verticle is undeployed), which is when Vert.x closes the servers it started.
+ * context closes (its verticle is undeployed), which is when Vert.x closes the servers it started;
+ * the cluster manager of a clustered instance.
  */
 public final class ContextAccess {
 
@@ -49,5 +50,10 @@ public final class ContextAccess {
       hook.run();
       completion.succeed();
     });
+  }
+
+  /** The cluster manager of a clustered {@code vertx}, else null. */
+  public static io.vertx.core.spi.cluster.ClusterManager clusterManager(io.vertx.core.Vertx vertx) {
+    return vertx.isClustered() ? ((io.vertx.core.internal.VertxInternal) vertx).clusterManager() : null;
   }
 }

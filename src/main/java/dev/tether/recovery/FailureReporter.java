@@ -74,8 +74,10 @@ public final class FailureReporter {
       e.offset(), e.attempt(), e.cause(), e.message());
     JsonObject json = e.toJson();
     vertx.eventBus().publish(Addresses.FAILURE, json);
+    // local only: the decision is the node's own (its recovery verticle consumes locally); in a cluster
+    // a consumer of this address on another node must never decide for this node's sockets
     return vertx.eventBus().<JsonObject>request(Addresses.recover(tether.node()), json,
-        new DeliveryOptions().setSendTimeout(decisionTimeoutMs))
+        new DeliveryOptions().setSendTimeout(decisionTimeoutMs).setLocalOnly(true))
       .map(msg -> Decision.fromJson(msg.body()))
       .recover(err -> {
         log.debug("{}: no decision from the recovery verticle ({}), applying the local policy", e.connection(),

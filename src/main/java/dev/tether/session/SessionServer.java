@@ -21,6 +21,10 @@ import org.slf4j.LoggerFactory;
 
 import java.security.SecureRandom;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.WeakHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -55,8 +59,10 @@ public final class SessionServer {
       return size() > TOMBSTONES;
     }
   };
-  /** Mirror of sessions.size() for other threads. */
-  private volatile int sessionCount;
+  /** Mirror of sessions.size() for other threads (and for {@link #sessionsHeld}). */
+  private final AtomicInteger sessionCount = new AtomicInteger();
+  /** Session counts of the open session servers of each Vert.x instance (values never refer to Vert.x). */
+  private static final Map<Vertx, Set<AtomicInteger>> COUNTS = new WeakHashMap<>();
   private TrackedServer server;
   private Handler<FailureEvent> expiryHandler;
   private boolean closed;
@@ -78,6 +84,10 @@ public final class SessionServer {
     TrackedServerOptions o = new TrackedServerOptions(net).setTracking(tracking).setMaxConnections(maxConnections);
     return TrackedServer.create(vertx, o).connectHandler(s::accept).listen().map(ts -> {
       s.server = ts;
+      AtomicInteger c = s.sessionCount;
+      count(vertx, c, true);
+      // undeployed without close(): the count goes with the verticle's context
+      dev.tether.internal.ContextAccess.onClose(s.context, () -> count(vertx, c, false));
       return s;
     });
   }
@@ -92,7 +102,37 @@ public final class SessionServer {
 
   /** Sessions held now (attached or waiting for a resume); readable from any thread. */
   public int sessionCount() {
-    return sessionCount;
+    return sessionCount.get();
+  }
+
+  /**
+   * Sessions held now by all open session servers of {@code vertx}: the node's figure in the
+   * cluster's node registry (docs/cluster.md). Any thread.
+   */
+  public static int sessionsHeld(Vertx vertx) {
+    synchronized (COUNTS) {
+      Set<AtomicInteger> counts = COUNTS.get(vertx);
+      int n = 0;
+      if (counts != null) {
+        for (AtomicInteger c : counts) {
+          n += c.get();
+        }
+      }
+      return n;
+    }
+  }
+
+  private static void count(Vertx vertx, AtomicInteger c, boolean add) {
+    synchronized (COUNTS) {
+      if (add) {
+        COUNTS.computeIfAbsent(vertx, v -> new HashSet<>()).add(c);
+      } else {
+        Set<AtomicInteger> counts = COUNTS.get(vertx);
+        if (counts != null) {
+          counts.remove(c);
+        }
+      }
+    }
   }
 
   /**
@@ -144,7 +184,7 @@ public final class SessionServer {
         return;
       }
       sessions.put(s.hex, s);
-      sessionCount = sessions.size();
+      sessionCount.set(sessions.size());
       expired.remove(s.hex);
       app.onSession(s);
       s.detached(null);
@@ -175,6 +215,7 @@ public final class SessionServer {
   public Future<Void> close() {
     return Future.<Void>future(p -> context.runOnContext(v -> {
       closed = true;
+      count(vertx, sessionCount, false);
       for (ServerSession s : new java.util.ArrayList<>(sessions.values())) {
         s.expire("server shutting down");
       }
@@ -370,7 +411,7 @@ public final class SessionServer {
       ended = true;
       cancelTtl();
       sessions.remove(hex);
-      sessionCount = sessions.size();
+      sessionCount.set(sessions.size());
       Handler<Void> h = endHandler;
       if (h != null) {
         h.handle(null);
@@ -493,7 +534,7 @@ public final class SessionServer {
         } while (Frames.isZero(nid) || sessions.containsKey(Frames.hex(nid)));
         s = new ServerSession(new SessionState(nid));
         sessions.put(s.hex, s);
-        sessionCount = sessions.size();
+        sessionCount.set(sessions.size());
         attach(s, 0);
         app.onSession(s);
         if (s.drainHandler != null && state == ConnState.ATTACHED) {

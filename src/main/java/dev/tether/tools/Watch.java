@@ -141,6 +141,11 @@ public final class Watch {
         e.getString("node"), e.getString("connection"), e.getString("policy"), e.getString("action"),
         e.getString("result"), e.getValue("bytes"), e.getString("message") == null ? "" : e.getString("message"));
     }
+    if ("NODE_LOST".equals(e.getString("kind"))) {
+      return String.format("%s FAILURE  %-20s %s member=%s remote=%s held=%s takenOver=%s lost=%s graceful=%s reportedBy=%s",
+        time, "NODE_LOST", e.getString("node"), e.getString("member"), e.getString("remote"), e.getValue("sessionsHeld"),
+        e.getValue("sessionsTakenOver"), e.getValue("sessionsLost"), e.getValue("graceful"), e.getString("reportedBy"));
+    }
     return String.format("%s FAILURE  %-20s %s/%s %s remote=%s requested=%s flushed=%s unsent=%s offset=%s %s",
       time, e.getString("kind"), e.getString("node"), e.getString("connection"), e.getString("direction"),
       e.getString("remote"), e.getValue("requested"), e.getValue("flushed"), e.getValue("unsent"),

@@ -41,6 +41,24 @@ class EventJsonTest {
   }
 
   @Test
+  void aNodeLostEventIsAFailureEventWithItsClusterFields() {
+    NodeLostEvent e = new NodeLostEvent("id-2", 99, "node-3", "5f1c-uuid", "127.0.0.1:5703", "node-1", 4, 0, false);
+    JsonObject json = new JsonObject(e.toJson().encode());
+    assertThat(json.fieldNames()).containsAll(CONTRACT_FIELDS);
+    assertThat(json.getString("kind")).isEqualTo("NODE_LOST");
+    assertThat(json.getString("node")).isEqualTo("node-3");
+    assertThat(json.getString("reportedBy")).isEqualTo("node-1");
+    assertThat(json.getInteger("sessionsHeld")).isEqualTo(4);
+    assertThat(json.getInteger("sessionsTakenOver")).isZero();
+    assertThat(json.getInteger("sessionsLost")).isEqualTo(4);
+    assertThat(json.getString("message")).contains("node-3", "held 4 session(s), 0 taken over, 4 lost");
+    assertThat(FailureEvent.fromJson(json)).isEqualTo(e.toFailureEvent());
+    assertThat(NodeLostEvent.fromJson(json)).isEqualTo(e);
+    assertThatThrownBy(() -> new NodeLostEvent("x", 0, "n", "m", "a", "r", 1, 2, false))
+      .hasMessageContaining("takenOver <= held");
+  }
+
+  @Test
   void unknownKindsAreNamed() {
     assertThatThrownBy(() -> FailureKind.parse("WRITE_FAILD")).hasMessageContaining("WRITE_FAILD")
       .hasMessageContaining("WRITE_FAILED");

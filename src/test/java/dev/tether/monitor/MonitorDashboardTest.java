@@ -79,6 +79,11 @@ class MonitorDashboardTest {
     assertThat(driver.findElement(By.id("node")).getText()).isEqualTo("node " + MonitorNode.NODE);
     assertThat(driver.findElement(By.id("total-failures")).getText()).isEqualTo("0");
     assertThat(driver.findElements(By.cssSelector("#events tbody tr"))).isEmpty();
+    // the per-node panel: this node alone (not clustered), live (rows are redrawn on every update: read them in one go)
+    Object self = ((org.openqa.selenium.JavascriptExecutor) driver).executeScript(
+      "var r=document.getElementById('node-test_node');return r.className+'|'+r.querySelector('.status').textContent"
+        + "+'|'+r.querySelector('.name').textContent+'|'+document.querySelectorAll('#nodes tbody tr').length;");
+    assertThat(self).isEqualTo("live|live|" + MonitorNode.NODE + " (this node)|1");
 
     try (Peer peer = new Peer(node.echoPort)) {
       peer.exchange(40, 1);
@@ -99,6 +104,8 @@ class MonitorDashboardTest {
     assertThat(recoveryRow.findElement(By.className("recovery")).getText()).isEqualTo("resend-remainder: RESEND 60 B -> OK");
     wait.until(d -> "1".equals(d.findElement(By.id("total-failures")).getText()));
     assertThat(driver.findElement(By.cssSelector("#kind-WRITE_FAILED .count")).getText()).isEqualTo("1");
+    wait.until(d -> "1".equals(((org.openqa.selenium.JavascriptExecutor) d).executeScript(
+      "return document.querySelector('#node-test_node .failures').textContent;")));
     wait.until(d -> "1".equals(d.findElement(By.id("total-recoveries")).getText()));
     // the rate chart has drawn the failure: some red pixel on the canvas
     Object painted = ((org.openqa.selenium.JavascriptExecutor) driver).executeScript(

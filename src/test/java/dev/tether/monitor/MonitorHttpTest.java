@@ -46,6 +46,9 @@ class MonitorHttpTest {
     assertThat(echo.getInteger("instances")).isEqualTo(1);
     assertThat(echo.getInteger("port")).isEqualTo(node.echoPort);
     assertThat(echo.getString("host")).isEqualTo("127.0.0.1");
+    // not clustered: a cluster of one
+    assertThat(body.getJsonObject("cluster")).isEqualTo(new JsonObject().put("enabled", false)
+      .put("members", new JsonArray().add(MonitorNode.NODE)).put("size", 1));
 
     await(node.vertx.undeploy(node.echoDeployment));
     HttpResponse<String> down = node.get("/health");
@@ -54,6 +57,28 @@ class MonitorHttpTest {
     assertThat(d.getString("status")).isEqualTo("DOWN");
     assertThat(d.getJsonObject("servers").getJsonObject("echo").getBoolean("listening")).isFalse();
     assertThat(d.getJsonObject("servers").getJsonObject("echo").getInteger("instances")).isZero();
+  }
+
+  @Test
+  void nodesListsThisNodeLiveWithItsCounts() throws Exception {
+    node = new MonitorNode(MonitorNode.echo(new JsonObject().put("enabled", true).put("seed", 1)
+      .put("failWrites", new JsonArray().add(2))), new JsonObject());
+    try (Peer peer = new Peer(node.echoPort)) {
+      peer.exchange(40, 1);
+      peer.exchange(60, 2);
+    }
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+      JsonObject body = node.getJson("/nodes");
+      assertThat(body.getString("node")).isEqualTo(MonitorNode.NODE);
+      assertThat(body.getJsonObject("cluster").getBoolean("enabled")).isFalse();
+      assertThat(body.getJsonArray("nodes")).hasSize(1);
+      JsonObject self = body.getJsonArray("nodes").getJsonObject(0);
+      assertThat(self.getString("node")).isEqualTo(MonitorNode.NODE);
+      assertThat(self.getString("status")).isEqualTo("live");
+      assertThat(self.getBoolean("self")).isTrue();
+      assertThat(self.getLong("failures")).isEqualTo(1);
+      assertThat(self.getJsonObject("byKind")).isEqualTo(new JsonObject().put("WRITE_FAILED", 1));
+    });
   }
 
   @Test

@@ -34,6 +34,34 @@
     });
   }
 
+  // one row per node: live members (oldest first), then nodes seen lost or only in events
+  function renderNodes(nodes) {
+    if (!nodes) { return; }
+    var body = byId('nodes').tBodies[0];
+    body.textContent = '';
+    nodes.forEach(function (n) {
+      var tr = document.createElement('tr');
+      tr.id = 'node-' + n.node.replace(/[^A-Za-z0-9_]/g, '_');
+      tr.className = n.status;
+      tr.appendChild(text('td', n.node + (n.self ? ' (this node)' : ''), 'name'));
+      tr.appendChild(text('td', n.status, 'status'));
+      tr.appendChild(text('td', n.status === 'live' ? n.sessions : '', 'num sessions'));
+      tr.appendChild(text('td', n.failures, 'num failures'));
+      tr.appendChild(text('td', Object.keys(n.byKind || {}).sort().map(function (k) {
+        return k + ' ' + n.byKind[k];
+      }).join(', '), 'kinds'));
+      var note = '';
+      if (n.lost) {
+        note = (n.status === 'live' ? 'back; was lost at ' : (n.lost.graceful ? 'left at ' : 'lost at '))
+          + new Date(n.lost.time).toLocaleTimeString() + ', ' + n.lost.sessionsHeld + ' session(s) held, '
+          + n.lost.sessionsTakenOver + ' taken over, ' + n.lost.sessionsLost + ' lost (reported by '
+          + n.lost.reportedBy + ')';
+      }
+      tr.appendChild(text('td', note, 'note'));
+      body.appendChild(tr);
+    });
+  }
+
   function drawRate(values) {
     var c = byId('rate');
     var ctx = c.getContext('2d');
@@ -79,7 +107,7 @@
     tr.appendChild(text('td', failure ? e.flushed : '', 'num flushed'));
     tr.appendChild(text('td', failure ? e.unsent : '', 'num unsent'));
     tr.appendChild(text('td', failure ? e.offset : '', 'num offset'));
-    tr.appendChild(text('td', failure ? (e.cause || '') :
+    tr.appendChild(text('td', failure ? (e.kind === 'NODE_LOST' ? e.message : (e.cause || '')) :
       (e.policy + ': ' + e.action + ' ' + e.bytes + ' B -> ' + e.result), 'recovery'));
     return tr;
   }
@@ -92,6 +120,7 @@
       byId('node').textContent = 'node ' + d.node;
       byId('events').tBodies[0].textContent = '';
       renderCounts(d.counts);
+      renderNodes(d.nodes);
       addEvents(d.events);
       status.textContent = 'live';
       status.className = 'status on';
@@ -99,6 +128,7 @@
     source.addEventListener('update', function (m) {
       var d = JSON.parse(m.data);
       renderCounts(d.counts);
+      renderNodes(d.nodes);
       addEvents(d.events);
       byId('skipped').textContent = d.skipped ? '(' + d.skipped + ' not shown: too many at once)' : '';
     });
