@@ -543,7 +543,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
       Promise<?> waiter = w.waiter;
       if (waiter != null) {
         boolean resent = w.is(TrackedWrite.RESENT);
-        callbacks.post(Kind.RECEIPT, () -> succeed(waiter, w.receipt, new WriteReceipt(w.start(), w.end(), nanos, resent)));
+        callbacks.post(Kind.RECEIPT, () -> succeed(waiter, w.wantsReceipt(), new WriteReceipt(w.start(), w.end(), nanos, resent)));
       }
       if (w == replayLast) {
         replayFlushed();

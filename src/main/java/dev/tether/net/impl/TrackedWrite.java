@@ -38,7 +38,6 @@ public final class TrackedWrite extends DefaultChannelProgressivePromise
   public final Buffer data;
   /** The user's promise: a {@code Promise<WriteReceipt>}, a {@code Promise<Void>} or null (send). */
   public final Promise<?> waiter;
-  public final boolean receipt;
   public final long acceptedAt = System.nanoTime();
   private final Owner owner;
   // ledger state (see LedgerEntry)
@@ -59,6 +58,8 @@ public final class TrackedWrite extends DefaultChannelProgressivePromise
   public static final int RESENT = 1 << 3;
   public static final int TIMEOUT_REPORTED = 1 << 4;
   private static final int STAGE_SHIFT = 5;
+  /** The waiter wants a WriteReceipt (else a Void): a flag, not a field (a boolean field cost 8 B per write). */
+  private static final int RECEIPT = 1 << 7;
   private static final Stage[] STAGES = {null, Stage.QUEUED, Stage.WIRE, Stage.HELD};
 
   public TrackedWrite(Channel channel, Owner owner, Buffer data, Promise<?> waiter, boolean receipt) {
@@ -66,7 +67,9 @@ public final class TrackedWrite extends DefaultChannelProgressivePromise
     this.owner = owner;
     this.data = data;
     this.waiter = waiter;
-    this.receipt = receipt;
+    if (receipt) {
+      bits = (byte) RECEIPT;
+    }
   }
 
   public boolean is(int flag) {
@@ -82,7 +85,12 @@ public final class TrackedWrite extends DefaultChannelProgressivePromise
   }
 
   public void stage(Stage stage) {
-    bits = (byte) ((bits & ((1 << STAGE_SHIFT) - 1)) | ((stage.ordinal() + 1) << STAGE_SHIFT));
+    bits = (byte) ((bits & ~(3 << STAGE_SHIFT)) | ((stage.ordinal() + 1) << STAGE_SHIFT));
+  }
+
+  /** Whether the waiter wants a {@code WriteReceipt}. */
+  public boolean wantsReceipt() {
+    return (bits & RECEIPT) != 0;
   }
 
   /** A fresh promise for the next transmission (this object the first time), followed by this write. */
