@@ -10,7 +10,10 @@ import java.util.Objects;
  *
  * <p>Byte fields: {@code requested} is the size of the writes this event covers, {@code flushed}
  * how many of them reached the kernel, {@code unsent = requested - flushed}, {@code offset} the
- * stream offset of the first unsent byte. Read failures carry zeros.
+ * stream offset of the first unsent byte. Read failures carry zeros. A failed accept
+ * ({@link Direction#ACCEPT}, kind {@code RESOURCE_EXHAUSTED}) has no connection: {@code connection} is
+ * null, {@code remote} is the listening address, {@code requested} (= {@code unsent}) the number of
+ * connections refused since the previous such event of that listening socket (at most one a second).
  *
  * @param soft    whether the socket was still usable when the failure happened (its bytes are held
  *                and may be resent); not in the original contract, added for policies

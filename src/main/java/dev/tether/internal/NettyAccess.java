@@ -5,14 +5,23 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelPromise;
+import io.netty.channel.nio.AbstractNioChannel;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.internal.buffer.BufferInternal;
 import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.net.NetSocket;
+import io.vertx.core.net.NetServer;
 import io.vertx.core.net.impl.ConnectionBase;
+import io.vertx.core.net.impl.NetServerImpl;
 import io.vertx.core.net.impl.VertxConnection;
+
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.nio.channels.SelectableChannel;
+import java.nio.channels.ServerSocketChannel;
 
 /**
  * Every use of Vert.x's internal and implementation API lives here, so a Vert.x upgrade breaks one small class. Vert.x
@@ -83,5 +92,56 @@ public final class NettyAccess {
   public static ByteBuf byteBuf(Buffer buffer, int from) {
     ByteBuf buf = ((BufferInternal) buffer).getByteBuf();
     return from == 0 ? buf : buf.slice(buf.readerIndex() + from, buf.readableBytes() - from);
+  }
+
+  /**
+   * The listening Netty channel behind a Vert.x {@code NetServer} that listens, or null when it cannot be had
+   * (not a {@code NetServerImpl}, not listening, or Vert.x's fields changed). Vert.x 5.0.7 keeps it in the
+   * private {@code bindFuture} of the server that bound the port ({@code actualServer}: itself, or the first
+   * server listening on the same host and port when verticle instances share it); there is no public
+   * accessor, and Vert.x sets no {@code ServerBootstrap.handler}, so this is the only way onto the server
+   * channel's pipeline (where Netty fires accept failures).
+   */
+  @SuppressWarnings("unchecked")
+  public static Channel serverChannel(NetServer server) {
+    if (!(server instanceof NetServerImpl impl)) {
+      return null;
+    }
+    try {
+      MethodHandles.Lookup lookup = MethodHandles.privateLookupIn(NetServerImpl.class, MethodHandles.lookup());
+      Object actual = lookup.findGetter(NetServerImpl.class, "actualServer", NetServerImpl.class).invoke(impl);
+      Future<Channel> bound = (Future<Channel>) lookup
+        .findGetter(NetServerImpl.class, "bindFuture", Future.class).invoke(actual == null ? impl : actual);
+      return bound == null ? null : bound.result();
+    } catch (Throwable t) {
+      return null;
+    }
+  }
+
+  private static final MethodHandle JAVA_CHANNEL = javaChannelHandle();
+
+  private static MethodHandle javaChannelHandle() {
+    try {
+      return MethodHandles.privateLookupIn(AbstractNioChannel.class, MethodHandles.lookup())
+        .findVirtual(AbstractNioChannel.class, "javaChannel", MethodType.methodType(SelectableChannel.class));
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  /**
+   * The JDK channel under a Netty NIO server channel ({@code AbstractNioChannel.javaChannel()}, protected),
+   * or null for another transport (epoll, io_uring: their accept is native code with no Java-level handle).
+   */
+  public static ServerSocketChannel javaServerChannel(Channel channel) {
+    if (JAVA_CHANNEL == null || !(channel instanceof AbstractNioChannel)) {
+      return null;
+    }
+    try {
+      return (SelectableChannel) JAVA_CHANNEL.invoke((AbstractNioChannel) channel) instanceof ServerSocketChannel ssc
+        ? ssc : null;
+    } catch (Throwable t) {
+      return null;
+    }
   }
 }

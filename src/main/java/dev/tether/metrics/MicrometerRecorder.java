@@ -45,6 +45,7 @@ public final class MicrometerRecorder implements TetherRecorder {
     final AtomicLong connections = new AtomicLong();
     final ConcurrentMap<String, Counter> writes = new ConcurrentHashMap<>();
     final Map<FailureKind, Counter> unsent = new EnumMap<>(FailureKind.class);
+    final ConcurrentMap<String, Counter> refused = new ConcurrentHashMap<>();
     final Map<FailureKind, Counter[]> failures = new EnumMap<>(FailureKind.class);
 
     ServerMeters(String server) {
@@ -66,6 +67,13 @@ public final class MicrometerRecorder implements TetherRecorder {
       return c != null ? c : writes.computeIfAbsent(outcome, o -> Counter.builder("tether.writes")
         .description("Application writes by final outcome").tag("server", server).tag("outcome", o)
         .register(registry));
+    }
+
+    Counter refused(String reason) {
+      Counter c = refused.get(reason);
+      return c != null ? c : refused.computeIfAbsent(reason, r -> Counter.builder("tether.accept.refused")
+        .description("Connections the server could not accept (failed: no descriptor; shed: closed at once)")
+        .tag("server", server).tag("reason", r).register(registry));
     }
 
     Counter unsent(FailureKind kind) {
@@ -124,6 +132,11 @@ public final class MicrometerRecorder implements TetherRecorder {
   @Override
   public void failure(String server, FailureKind kind, Direction direction) {
     server(server).failures(kind, direction).increment();
+  }
+
+  @Override
+  public void acceptRefused(String server, String reason, long n) {
+    server(server).refused(reason).increment(n);
   }
 
   @Override

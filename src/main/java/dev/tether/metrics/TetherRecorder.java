@@ -29,6 +29,13 @@ public interface TetherRecorder {
 
   void failure(String server, FailureKind kind, Direction direction);
 
+  /**
+   * Connections a server could not accept ({@code reason}: {@code failed}, an accept that failed for lack
+   * of descriptors; {@code shed}, one accepted from the backlog on the reserve descriptor and closed at once).
+   */
+  default void acceptRefused(String server, String reason, long n) {
+  }
+
   /** Change of the pending bytes of a server's connections (may be negative). */
   void pending(String server, long delta);
 

@@ -21,7 +21,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *   .listen();
  * }</pre>
  *
- * Beyond {@code maxConnections} open connections a new one is closed at once and logged. Create and
+ * Beyond {@code maxConnections} open connections a new one is closed at once and logged. An accept that
+ * fails for lack of descriptors is a {@code RESOURCE_EXHAUSTED}/{@code ACCEPT} failure event, not a Netty
+ * stack trace ({@link AcceptFailures}). Create and
  * listen from a verticle: its connections are handled on that verticle's event loop (with
  * {@code instances > 1} Vert.x spreads them over the instances, as for a NetServer).
  *
@@ -75,8 +77,10 @@ public final class TrackedServer {
 
   /** Listens on {@code host}:{@code port} (0 picks a free port). */
   public Future<TrackedServer> listen(int port, String host) {
-    return server.listen(port, host).map(this).onSuccess(v -> unregister =
-      ListeningServers.register(vertx, options.getName(), host, server.actualPort()));
+    return server.listen(port, host).map(this).onSuccess(v -> {
+      unregister = ListeningServers.register(vertx, options.getName(), host, server.actualPort());
+      AcceptFailures.install(vertx, server, options.getName(), options.tracking().protocol());
+    });
   }
 
   private void accept(NetSocket socket) {

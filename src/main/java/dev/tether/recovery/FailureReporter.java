@@ -86,6 +86,16 @@ public final class FailureReporter {
       });
   }
 
+  /**
+   * Counts and publishes {@code e} on {@value Addresses#FAILURE} without logging it and without asking for
+   * a decision: for failures that have no connection to recover (a failed accept), whose caller logs
+   * once per episode itself.
+   */
+  public void announce(FailureEvent e) {
+    recorder.failure(server, e.kind(), e.direction());
+    vertx.eventBus().publish(Addresses.FAILURE, e.toJson());
+  }
+
   /** Counts, logs and publishes the outcome of {@code e}'s decision. */
   public void publish(FailureEvent e, Decision d, long bytes, String result, String message) {
     publish(outcome(e, d, bytes, result, message));

@@ -45,6 +45,23 @@ final class JarProcess implements AutoCloseable {
     return new JarProcess(new ProcessBuilder(cmd).redirectErrorStream(true).start());
   }
 
+  /**
+   * Like {@link #start}, with the child's descriptor limit set to {@code maxDescriptors} ({@code ulimit -n} in a
+   * shell that then becomes the JVM, so {@code process.pid()} is the JVM's).
+   */
+  static JarProcess startWithDescriptorLimit(int maxDescriptors, Path conf, String... jvmArgs) throws IOException {
+    StringBuilder cmd = new StringBuilder("ulimit -n " + maxDescriptors + " && exec");
+    List<String> args = new ArrayList<>();
+    args.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    args.addAll(List.of(jvmArgs));
+    args.addAll(List.of("-Dlogback.configurationFile=conf/logback.xml", "-jar", "target/tether.jar",
+      "-conf", conf.toString(), "-options", "conf/vertx.json"));
+    for (String a : args) {
+      cmd.append(" '").append(a.replace("'", "'\\''")).append('\'');
+    }
+    return new JarProcess(new ProcessBuilder("bash", "-c", cmd.toString()).redirectErrorStream(true).start());
+  }
+
   boolean printed(String text) {
     return output.stream().anyMatch(l -> l.contains(text));
   }
