@@ -50,7 +50,7 @@ public class MainVerticle extends VerticleBase {
         return Future.failedFuture(new IllegalStateException("metrics.enabled: missing class " + e.getMessage(), e));
       }
     }
-    Tether.install(vertx, cfg.node(), recorder);
+    Tether.install(vertx, cfg.node(), recorder, obs.storms().budget());
     log.info("Tether node {} starting {} server(s)", cfg.node(), cfg.servers().size());
     // nio unless conf/vertx.json says "preferNativeTransport": true (then epoll, or io_uring without epoll)
     log.info("transport: {}", TransportAccess.describe(vertx));

@@ -14,12 +14,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * What every tracked connection of one Vert.x instance shares: the node name used in events and in
- * the recovery address, and the metrics recorder.
+ * the recovery address, the metrics recorder and the {@link FailureBudget} that bounds storms.
  *
  * <p>Nothing has to be installed: {@link #of(Vertx)} gives every Vert.x instance sane defaults the
  * first time it is asked, namely a node name made of the host name and the process id (plus a
  * number for the second and later instances of one JVM), and Micrometer meters in Vert.x's own
- * registry when Vert.x runs with vertx-micrometer-metrics, else no meters.
+ * registry when Vert.x runs with vertx-micrometer-metrics, else no meters, and the default failure
+ * budget ({@link FailureBudget#defaults()}).
  * {@link #install} replaces them (MainVerticle does it from configuration).
  *
  * <p>An instance is forgotten when its Vert.x closes; the registry holds Vert.x instances weakly and
@@ -35,15 +36,22 @@ public final class Tether {
 
   private final String node;
   private final TetherRecorder recorder;
+  private final FailureBudget failureBudget;
 
-  private Tether(String node, TetherRecorder recorder) {
+  private Tether(String node, TetherRecorder recorder, FailureBudget failureBudget) {
     this.node = Objects.requireNonNull(node, "node");
     this.recorder = Objects.requireNonNull(recorder, "recorder");
+    this.failureBudget = Objects.requireNonNull(failureBudget, "failureBudget");
+  }
+
+  /** Installs (or replaces) the shared state of {@code vertx}, with the default failure budget. */
+  public static Tether install(Vertx vertx, String node, TetherRecorder recorder) {
+    return install(vertx, node, recorder, FailureBudget.defaults());
   }
 
   /** Installs (or replaces) the shared state of {@code vertx}. */
-  public static Tether install(Vertx vertx, String node, TetherRecorder recorder) {
-    Tether t = new Tether(node, recorder);
+  public static Tether install(Vertx vertx, String node, TetherRecorder recorder, FailureBudget failureBudget) {
+    Tether t = new Tether(node, recorder, failureBudget);
     synchronized (INSTANCES) {
       boolean fresh = !INSTANCES.containsKey(vertx);
       INSTANCES.put(vertx, t);
@@ -61,7 +69,7 @@ public final class Tether {
       Tether t = INSTANCES.get(vertx);
       if (t == null) {
         int n = DEFAULT_NODES.incrementAndGet();
-        t = new Tether(n == 1 ? PROCESS : PROCESS + "-" + n, defaultRecorder());
+        t = new Tether(n == 1 ? PROCESS : PROCESS + "-" + n, defaultRecorder(), FailureBudget.defaults());
         INSTANCES.put(vertx, t);
         forgetOnClose(vertx);
       }
@@ -114,5 +122,10 @@ public final class Tether {
 
   public TetherRecorder recorder() {
     return recorder;
+  }
+
+  /** The node-wide budget on failure WARN lines and events, shared by every connection of this Vert.x. */
+  public FailureBudget failureBudget() {
+    return failureBudget;
   }
 }

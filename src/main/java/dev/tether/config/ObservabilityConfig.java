@@ -8,20 +8,32 @@ import java.util.TreeSet;
 
 /**
  * The observability sections of {@code conf/tether.json}: {@code metrics}, {@code http},
- * {@code monitor} and {@code bridge}. Every key has a default; unknown keys and bad values fail with
+ * {@code monitor}, {@code bridge} and {@code storms}. Every key has a default; unknown keys and bad values fail with
  * a message naming the key, like {@link ServerConfig}.
  *
  * <pre>{@code
  * "metrics": {"enabled": true},
  * "http":    {"enabled": true, "host": "127.0.0.1", "port": 8080, "maxSseClients": 16},
  * "monitor": {"enabled": true, "ringSize": 1000, "pushIntervalMs": 250, "maxEventsPerPush": 50},
- * "bridge":  {"enabled": true, "host": "127.0.0.1", "port": 7002, "maxConnections": 64}
+ * "bridge":  {"enabled": true, "host": "127.0.0.1", "port": 7002, "maxConnections": 64},
+ * "storms":  {"warnPerSecond": 100, "eventsPerSecond": 1000}
  * }</pre>
  *
  * {@code http} and {@code bridge} also take {@code tls} (PEM files, see {@link TlsOptions}): the
  * HTTP endpoints become HTTPS, the bridge speaks TLS.
  */
-public record ObservabilityConfig(Metrics metrics, Http http, Monitor monitor, Bridge bridge) {
+public record ObservabilityConfig(Metrics metrics, Http http, Monitor monitor, Bridge bridge, Storms storms) {
+
+  /**
+   * {@code storms}: the node-wide failure budget ({@link dev.tether.FailureBudget}): at most
+   * {@code warnPerSecond} failure WARN lines and {@code eventsPerSecond} events on {@code tether.failure}
+   * per second, plus one summary of what was suppressed.
+   */
+  public record Storms(int warnPerSecond, int eventsPerSecond) {
+    public dev.tether.FailureBudget budget() {
+      return new dev.tether.FailureBudget(warnPerSecond, eventsPerSecond);
+    }
+  }
 
   /** {@code metrics}: whether Tether records its meters (off: a no-op recorder, for benchmarks). */
   public record Metrics(boolean enabled) { }
@@ -65,7 +77,11 @@ public record ObservabilityConfig(Metrics metrics, Http http, Monitor monitor, B
       port(b, Bridge.DEFAULT_PORT, "bridge"),
       range(b, "maxConnections", Bridge.DEFAULT_MAX_CONNECTIONS, 1, 100_000, "bridge"),
       TlsOptions.fromJson(b.getValue("tls"), "bridge.tls"));
-    return new ObservabilityConfig(metrics, http, monitor, bridge);
+    JsonObject st = section(root, "storms", Set.of("warnPerSecond", "eventsPerSecond"));
+    Storms storms = new Storms(
+      range(st, "warnPerSecond", dev.tether.FailureBudget.DEFAULT_WARN_PER_SECOND, 0, 1_000_000, "storms"),
+      range(st, "eventsPerSecond", dev.tether.FailureBudget.DEFAULT_EVENTS_PER_SECOND, 0, 1_000_000, "storms"));
+    return new ObservabilityConfig(metrics, http, monitor, bridge, storms);
   }
 
   private static JsonObject section(JsonObject root, String name, Set<String> keys) {

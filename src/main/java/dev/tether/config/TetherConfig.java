@@ -28,7 +28,7 @@ public record TetherConfig(String node, List<ServerConfig> servers, JsonObject r
     "session", Set.of("maxFrameBytes", "sessionTtlMs", "maxRetainedBytes", "maxSessions", "helloTimeoutMs",
       "idleTimeoutMs"));
 
-  private static final Set<String> KEYS = Set.of("node", "servers", "recovery", "http", "bridge", "monitor", "metrics");
+  private static final Set<String> KEYS = Set.of("node", "servers", "recovery", "http", "bridge", "monitor", "metrics", "storms");
 
   public static TetherConfig fromJson(JsonObject json) {
     for (String key : json.fieldNames()) {
@@ -79,7 +79,7 @@ public record TetherConfig(String node, List<ServerConfig> servers, JsonObject r
     for (String p : protocols.fieldNames()) {
       dev.tether.recovery.PolicySet.fromJson(protocols.getJsonObject(p), "recovery.protocols." + p);
     }
-    ObservabilityConfig.fromJson(json); // validates metrics, http, monitor, bridge
+    ObservabilityConfig.fromJson(json); // validates metrics, http, monitor, bridge, storms
     return new TetherConfig(node, List.copyOf(list), json);
   }
 

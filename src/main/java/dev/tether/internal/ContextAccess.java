@@ -52,6 +52,11 @@ public final class ContextAccess {
     });
   }
 
+  /** A new event-loop context of {@code vertx} that belongs to no deployment (its timers outlive undeploys). */
+  public static Context detachedContext(io.vertx.core.Vertx vertx) {
+    return ((io.vertx.core.internal.VertxInternal) vertx).createEventLoopContext();
+  }
+
   /** The cluster manager of a clustered {@code vertx}, else null. */
   public static io.vertx.core.spi.cluster.ClusterManager clusterManager(io.vertx.core.Vertx vertx) {
     return vertx.isClustered() ? ((io.vertx.core.internal.VertxInternal) vertx).clusterManager() : null;

@@ -26,6 +26,7 @@ public final class MicrometerRecorder implements TetherRecorder {
   private final MeterRegistry registry;
   private final ConcurrentMap<String, ServerMeters> servers = new ConcurrentHashMap<>();
   private final ConcurrentMap<String, Map<Action, Map<String, Counter>>> recovery = new ConcurrentHashMap<>();
+  private final Map<FailureKind, Counter> suppressed = new EnumMap<>(FailureKind.class);
 
   public MicrometerRecorder(MeterRegistry registry) {
     this.registry = registry;
@@ -157,6 +158,17 @@ public final class MicrometerRecorder implements TetherRecorder {
       c = byAction.computeIfAbsent(action, a -> new ConcurrentHashMap<>()).computeIfAbsent(result,
         r -> Counter.builder("tether.recovery.actions").description("Recovery decisions carried out")
           .tag("policy", policy).tag("action", action.name()).tag("result", r).register(registry));
+    }
+    c.increment();
+  }
+
+  @Override
+  public void suppressed(FailureKind kind) {
+    Counter c;
+    synchronized (suppressed) {
+      c = suppressed.computeIfAbsent(kind, k -> Counter.builder("tether.suppressed.events")
+        .description("Failure events not published because the node's failure budget was spent")
+        .tag("kind", k.name()).register(registry));
     }
     c.increment();
   }

@@ -44,6 +44,10 @@ public interface TetherRecorder {
 
   void recoveryAction(String policy, Action action, String result);
 
+  /** A failure event not published on {@code tether.failure} because the node's failure budget was spent. */
+  default void suppressed(FailureKind kind) {
+  }
+
   /** Bytes replayed after a soft failure. */
   void resent(String server, long bytes);
 

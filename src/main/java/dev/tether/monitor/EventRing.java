@@ -51,21 +51,33 @@ public final class EventRing {
 
   /** Adds a failure event body (as published on {@code tether.failure}); returns the ring entry. */
   public JsonObject addFailure(JsonObject event, long nowMs) {
-    failures++;
-    String kind = String.valueOf(event.getValue("kind"));
     String node = String.valueOf(event.getValue("node"));
-    byKind.merge(kind, 1L, Long::sum);
+    tick(nowMs);
+    // a storm summary (FailureBudget) stands for the failures it says were not published
+    if (event.getValue("suppressed") instanceof Number && event.getValue("suppressedBy") instanceof JsonArray by) {
+      for (Object o : by) {
+        if (o instanceof JsonObject g && g.getValue("count") instanceof Number n && n.longValue() > 0) {
+          count(node, String.valueOf(g.getValue("kind")), n.longValue());
+        }
+      }
+    } else {
+      count(node, String.valueOf(event.getValue("kind")), 1);
+    }
+    return push(event.copy().put("type", "failure"));
+  }
+
+  private void count(String node, String kind, long n) {
+    failures += n;
+    byKind.merge(kind, n, Long::sum);
     Map<String, Long> kinds = byNode.get(node);
     if (kinds == null && byNode.size() < MAX_NODES) {
       kinds = new TreeMap<>();
       byNode.put(node, kinds);
     }
     if (kinds != null) {
-      kinds.merge(kind, 1L, Long::sum);
+      kinds.merge(kind, n, Long::sum);
     }
-    tick(nowMs);
-    rate[(int) (rateSecond % RATE_SECONDS)]++;
-    return push(event.copy().put("type", "failure"));
+    rate[(int) (rateSecond % RATE_SECONDS)] += n;
   }
 
   /** Adds a recovery outcome body (as published on {@code tether.recovery}); returns the ring entry. */

@@ -68,4 +68,19 @@ class MonitorEventRingTest {
     assertThat(later.stream().mapToLong(v -> ((Number) v).longValue()).sum()).isZero();
     assertThatThrownBy(() -> new EventRing(0)).isInstanceOf(IllegalArgumentException.class);
   }
+
+  @Test
+  void aStormSummaryCountsTheFailuresItStandsFor() {
+    EventRing ring = new EventRing(10);
+    long t = 1_000_000_000L;
+    ring.addFailure(failure("1", "WRITE_FAILED", "n"), t);
+    ring.addFailure(failure("2", "WRITE_FAILED", "n").put("suppressed", 7).put("suppressedBy", new io.vertx.core.json.JsonArray()
+      .add(new JsonObject().put("server", "echo").put("kind", "WRITE_FAILED").put("direction", "WRITE").put("count", 5))
+      .add(new JsonObject().put("server", "echo").put("kind", "READ_FAILED").put("direction", "READ").put("count", 2))), t);
+    JsonObject counts = ring.counts(t);
+    assertThat(counts.getLong("failures")).isEqualTo(8);
+    assertThat(counts.getJsonObject("byKind").getLong("WRITE_FAILED")).isEqualTo(6);
+    assertThat(counts.getJsonObject("byKind").getLong("READ_FAILED")).isEqualTo(2);
+    assertThat(ring.newest(10, null, null, null)).hasSize(2);
+  }
 }
