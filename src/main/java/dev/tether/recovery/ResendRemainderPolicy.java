@@ -58,6 +58,15 @@ public final class ResendRemainderPolicy implements RecoveryPolicy {
     return d <= 0 || d > maxDelayMs ? maxDelayMs : d;
   }
 
+  /**
+   * The backoff before resend number {@code attempt} (from 1), with "equal jitter": uniformly in
+   * {@code [d/2, d]} of the nominal delay {@code d}, never 0. Policies of your own may use it.
+   */
+  public long delayMs(int attempt) {
+    long d = nominalDelayMs(attempt);
+    return Math.max(1, d / 2 + ThreadLocalRandom.current().nextLong(d - d / 2 + 1));
+  }
+
   @Override
   public Decision decide(FailureEvent event) {
     if (!event.soft()) {
@@ -67,9 +76,7 @@ public final class ResendRemainderPolicy implements RecoveryPolicy {
       return new Decision(Action.CLOSE, 0, NAME, true,
         "budget exhausted: " + maxAttempts + " resend attempt(s) failed");
     }
-    long d = nominalDelayMs(event.attempt());
-    long delay = Math.max(1, d / 2 + ThreadLocalRandom.current().nextLong(d - d / 2 + 1));
-    return new Decision(Action.RESEND, delay, NAME, false,
+    return new Decision(Action.RESEND, delayMs(event.attempt()), NAME, false,
       "resend " + event.unsent() + " bytes, attempt " + event.attempt() + "/" + maxAttempts);
   }
 

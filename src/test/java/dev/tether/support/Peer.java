@@ -93,7 +93,7 @@ public final class Peer implements AutoCloseable {
       byte[] buf = new byte[64 * 1024];
       try (InputStream in = socket.getInputStream()) {
         if (stallMs > 0) {
-          Thread.sleep(stallMs); // the scheduled stall, not synchronisation
+          Thread.sleep(stallMs); // the behaviour under test: a peer that stops reading for stallMs (not synchronisation)
         }
         int n;
         while ((n = in.read(buf)) >= 0) {

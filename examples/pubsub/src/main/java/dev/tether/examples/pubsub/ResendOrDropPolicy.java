@@ -4,8 +4,8 @@ import dev.tether.event.Action;
 import dev.tether.event.Decision;
 import dev.tether.event.FailureEvent;
 import dev.tether.event.FailureKind;
+import dev.tether.recovery.ResendRemainderPolicy;
 
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * The pub/sub server's recovery policy, {@value #NAME}: a subscriber may miss messages, but its
@@ -40,6 +40,8 @@ public final class ResendOrDropPolicy implements dev.tether.recovery.RecoveryPol
   private final long initialDelayMs;
   private final long maxDelayMs;
   private final int maxAttempts;
+  /** Tether's own backoff (exponential, capped, equal jitter), reused rather than written again. */
+  private final ResendRemainderPolicy backoff;
 
   public ResendOrDropPolicy(long initialDelayMs, long maxDelayMs, int maxAttempts) {
     if (initialDelayMs < 1) {
@@ -55,6 +57,7 @@ public final class ResendOrDropPolicy implements dev.tether.recovery.RecoveryPol
     this.initialDelayMs = initialDelayMs;
     this.maxDelayMs = maxDelayMs;
     this.maxAttempts = maxAttempts;
+    this.backoff = new ResendRemainderPolicy(initialDelayMs, maxDelayMs, Math.max(1, maxAttempts));
   }
 
   @Override
@@ -76,9 +79,7 @@ public final class ResendOrDropPolicy implements dev.tether.recovery.RecoveryPol
 
   /** The backoff before resend number {@code attempt} (from 1), before jitter. */
   public long nominalDelayMs(int attempt) {
-    int shift = Math.min(Math.max(attempt - 1, 0), 30);
-    long d = initialDelayMs << shift;
-    return d <= 0 || d > maxDelayMs ? maxDelayMs : d;
+    return backoff.nominalDelayMs(attempt);
   }
 
   @Override
@@ -94,10 +95,7 @@ public final class ResendOrDropPolicy implements dev.tether.recovery.RecoveryPol
       return Decision.of(Action.DROP, NAME, "lagging subscriber: keep it, publishers stop waiting for it");
     }
     if (event.attempt() <= maxAttempts) {
-      long d = nominalDelayMs(event.attempt());
-      // "equal jitter": uniformly in [d/2, d], never 0
-      long delay = Math.max(1, d / 2 + ThreadLocalRandom.current().nextLong(d - d / 2 + 1));
-      return new Decision(Action.RESEND, delay, NAME, false,
+      return new Decision(Action.RESEND, backoff.delayMs(event.attempt()), NAME, false,
         "resend " + event.unsent() + " bytes, attempt " + event.attempt() + "/" + maxAttempts);
     }
     if (event.flushed() == 0) {
