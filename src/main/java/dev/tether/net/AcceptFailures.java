@@ -125,8 +125,15 @@ final class AcceptFailures {
   }
 
   private final class Observer extends ChannelInboundHandlerAdapter {
+    AcceptFailures owner() {
+      return AcceptFailures.this;
+    }
+
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (reserve == null && javaChannel != null && msg instanceof Channel child && !restoreReserve(child)) {
+        return;
+      }
       if (episodeStart != 0) {
         try {
           endEpisode();
@@ -179,11 +186,16 @@ final class AcceptFailures {
     episodeFailed++;
     episodeShed += shed;
     pending += refused;
+    scheduleFlush(ctx.executor(), now);
+  }
+
+  /** Publishes the pending count now, or once the interval since the last event has passed. */
+  private void scheduleFlush(java.util.concurrent.ScheduledExecutorService executor, long now) {
     if (now - lastEventAt >= EVENT_INTERVAL_MS) {
       publish(now);
     } else if (!flushScheduled) {
       flushScheduled = true;
-      ctx.executor().schedule(() -> {
+      executor.schedule(() -> {
         flushScheduled = false;
         if (pending > 0) {
           publish(System.currentTimeMillis());
@@ -243,24 +255,74 @@ final class AcceptFailures {
         }
       }
     } catch (IOException stillExhausted) {
-      // another thread took the freed descriptor: nothing more to shed now
+      // another thread took the freed descriptor: nothing more to shed now; the reserve is taken back at the
+      // next accept (restoreReserve)
     }
-    openReserve();
+    if (openReserve() != null) {
+      log.debug("{}: lost the reserve descriptor to another thread; taken back at the next accept", server);
+    }
     return shed;
   }
 
-  private void openReserve() {
+  /**
+   * The reserve was lost: another thread of the process took the descriptor it freed while the backlog was
+   * shed. Without it every later client would wait in the backlog unserved until the episode ends, so it is
+   * taken back now: from a free descriptor if there is one, otherwise from the connection just accepted,
+   * which is closed at once (its client learns as a shed one does).
+   *
+   * @return whether {@code child} may be served
+   */
+  private boolean restoreReserve(Channel child) {
+    IOException failure = openReserve();
+    if (failure == null || !exhausted(failure)) {
+      return true; // restored, or the reserve cannot be had at all (no /dev/null): serve as usual
+    }
+    child.unsafe().closeForcibly();
+    if (openReserve() != null) {
+      log.debug("{}: reserve descriptor still unavailable after closing a connection", server);
+    }
+    recorder.acceptRefused(server, "shed", 1);
+    episodeShed++;
+    pending++;
+    lastCause = failure;
+    scheduleFlush(channel.eventLoop(), System.currentTimeMillis());
+    return false;
+  }
+
+  /** @return null when the reserve is held, else why it could not be opened */
+  IOException openReserve() {
     if (javaChannel == null || reserve != null) {
-      return;
+      return null;
     }
     try {
-      reserve = FileChannel.open(RESERVE, StandardOpenOption.READ);
-    } catch (IOException | RuntimeException e) {
-      reserve = null; // retried at the next failure
+      reserve = reserveOpener.open();
+      return null;
+    } catch (IOException e) {
+      reserve = null; // retried at the next failure or accept
+      return e;
+    } catch (RuntimeException e) {
+      reserve = null;
+      return new IOException(e);
     }
   }
 
-  private void closeReserve() {
+  /** Opens the reserve descriptor; replaced by tests to stand for an exhausted process. */
+  interface ReserveOpener {
+    FileChannel open() throws IOException;
+  }
+
+  ReserveOpener reserveOpener = () -> FileChannel.open(RESERVE, StandardOpenOption.READ);
+
+  /** The handlers' state on {@code ch}, or null when none are installed (tests). */
+  static AcceptFailures of(Channel ch) {
+    return ch.pipeline().get(OBSERVER) instanceof Observer o ? o.owner() : null;
+  }
+
+  boolean holdsReserve() {
+    return reserve != null;
+  }
+
+  void closeReserve() {
     FileChannel r = reserve;
     reserve = null;
     if (r != null) {

@@ -77,12 +77,12 @@ class DescriptorExhaustionIT {
         // the last client waits in the backlog: it is closed at once rather than left unserved
         Socket last = extra.get(extra.size() - 1);
         last.setSoTimeout(10_000);
-        assertThat(last.getInputStream().read()).as("end of stream for a backlog client").isEqualTo(-1);
+        assertThat(readOrLog(last, jar)).as("end of stream for a backlog client").isEqualTo(-1);
         // still exhausted: Netty retries accepting (once a second) and newcomers keep learning at once
         for (int i = 0; i < 3; i++) {
           Socket late = connect(echo);
           extra.add(late);
-          assertThat(late.getInputStream().read()).as("end of stream for a late client").isEqualTo(-1);
+          assertThat(readOrLog(late, jar)).as("end of stream for late client %d", i).isEqualTo(-1);
         }
       } finally {
         for (Socket s : extra) {
@@ -135,6 +135,15 @@ class DescriptorExhaustionIT {
       for (Socket s : before) {
         s.close();
       }
+    }
+  }
+
+  /** One byte or end of stream; on a time-out, fails with the node's output for the diagnosis. */
+  private static int readOrLog(Socket s, JarProcess jar) throws IOException {
+    try {
+      return s.getInputStream().read();
+    } catch (SocketTimeoutException e) {
+      throw new AssertionError("no end of stream within " + s.getSoTimeout() + " ms; node output:\n" + jar.log(), e);
     }
   }
 

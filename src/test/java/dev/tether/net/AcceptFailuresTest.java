@@ -100,6 +100,56 @@ class AcceptFailuresTest {
     assertThat(events).hasSize(2);
   }
 
+  /**
+   * Another thread of an exhausted process took the descriptor the reserve freed (seen in CI): the next
+   * accepted connection pays for the reserve (closed at once, counted as shed, an event) rather than every
+   * later backlog client waiting unserved; once descriptors are free, connections are served again.
+   */
+  @Test
+  void aLostReserveIsTakenBackFromTheNextConnection() throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    TrackedServer a = listen(port);
+    Channel ch = NettyAccess.serverChannel(serverOf(a));
+    await().atMost(Duration.ofSeconds(5)).until(() -> AcceptFailures.of(ch) != null);
+    AcceptFailures f = AcceptFailures.of(ch);
+    List<JsonObject> events = new CopyOnWriteArrayList<>();
+    vertx.eventBus().<JsonObject>consumer(Addresses.FAILURE, m -> events.add(m.body()))
+      .completion().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
+
+    AcceptFailures.ReserveOpener real = f.reserveOpener;
+    java.util.concurrent.atomic.AtomicInteger refusals = new java.util.concurrent.atomic.AtomicInteger(1);
+    ch.eventLoop().submit(() -> {
+      f.closeReserve();
+      // the first attempt stands for EMFILE; the one after the connection closed gets the descriptor
+      f.reserveOpener = () -> {
+        if (refusals.getAndDecrement() > 0) {
+          throw new IOException("Too many open files");
+        }
+        return real.open();
+      };
+    }).get(5, TimeUnit.SECONDS);
+
+    try (Socket s = new Socket("127.0.0.1", port)) {
+      s.setSoTimeout(5000);
+      assertThat(s.getInputStream().read()).as("the connection that paid for the reserve").isEqualTo(-1);
+    }
+    assertThat(ch.eventLoop().submit(f::holdsReserve).get(5, TimeUnit.SECONDS)).isTrue();
+    await().atMost(Duration.ofSeconds(5)).until(() -> !events.isEmpty());
+    assertThat(events.get(0).getString("kind")).isEqualTo("RESOURCE_EXHAUSTED");
+    assertThat(events.get(0).getString("direction")).isEqualTo("ACCEPT");
+    assertThat(events.get(0).getLong("requested")).isEqualTo(1);
+
+    // the reserve is back: the next connection is served
+    try (Socket s = new Socket("127.0.0.1", port)) {
+      s.setSoTimeout(5000);
+      s.getOutputStream().write('y');
+      assertThat(s.getInputStream().read()).isEqualTo('y');
+    }
+  }
+
   private TrackedServer listen(int port) throws Exception {
     return TrackedServer.create(vertx, new TrackedServerOptions().setName("acc").setHost("127.0.0.1"))
       .connectHandler(s -> s.handler(s::send))
