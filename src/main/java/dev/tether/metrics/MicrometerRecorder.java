@@ -174,6 +174,46 @@ public final class MicrometerRecorder implements TetherRecorder {
   }
 
   @Override
+  public void memoryBudget(dev.tether.MemoryBudget budget) {
+    // strong references: the budget lives as long as its Vert.x; a re-install replaces the gauges
+    replace(Gauge.builder("tether.memory.used", budget, dev.tether.MemoryBudget::used).baseUnit("bytes").strongReference(true)
+      .description("Bytes retained by connections and sessions, as charged to the node's memory budget"));
+    replace(Gauge.builder("tether.memory.limit", budget, dev.tether.MemoryBudget::limit).baseUnit("bytes").strongReference(true)
+      .description("The node's memory budget: past it the largest holders are shed"));
+    replace(Gauge.builder("tether.memory.high.mark", budget, dev.tether.MemoryBudget::highMark).baseUnit("bytes").strongReference(true)
+      .description("Past this many bytes the heaviest producers stop being read"));
+    replace(Gauge.builder("tether.memory.paused", budget, dev.tether.MemoryBudget::paused).strongReference(true)
+      .description("Connections and sessions not read now because of the memory budget"));
+    io.micrometer.core.instrument.FunctionCounter.Builder<dev.tether.MemoryBudget> pauses = io.micrometer.core.instrument.FunctionCounter
+      .builder("tether.memory.pauses", budget, b -> b.pauses())
+      .description("Times a connection or session stopped being read for the memory budget");
+    registry.remove(pauses.register(registry));
+    pauses.register(registry);
+    memoryShedCounter("connection");
+    memoryShedCounter("session");
+  }
+
+  private void replace(Gauge.Builder<dev.tether.MemoryBudget> b) {
+    Gauge g = b.register(registry);
+    // Micrometer keeps the first gauge of a name: a second budget in the same registry replaces it
+    registry.remove(g);
+    b.register(registry);
+  }
+
+  private Counter memoryShedCounter(String kind) {
+    return Counter.builder("tether.memory.shed").description("Connections and sessions shed by the node's memory budget")
+      .tag("kind", kind).register(registry);
+  }
+
+  @Override
+  public void memoryShed(String kind, long bytes) {
+    memoryShedCounter(kind).increment();
+    Counter.builder("tether.memory.shed.bytes").baseUnit("bytes")
+      .description("Bytes held by connections and sessions when the memory budget shed them").tag("kind", kind)
+      .register(registry).increment(bytes);
+  }
+
+  @Override
   public void resent(String server, long bytes) {
     server(server).resent.increment(bytes);
   }

@@ -48,6 +48,14 @@ public interface TetherRecorder {
   default void suppressed(FailureKind kind) {
   }
 
+  /** Registers the gauges of the node's memory budget ({@code tether_memory_used_bytes}, ...). */
+  default void memoryBudget(dev.tether.MemoryBudget budget) {
+  }
+
+  /** One party ({@code connection} or {@code session}) shed by the memory budget, holding {@code bytes}. */
+  default void memoryShed(String kind, long bytes) {
+  }
+
   /** Bytes replayed after a soft failure. */
   void resent(String server, long bytes);
 
