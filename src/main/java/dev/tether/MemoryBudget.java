@@ -286,10 +286,15 @@ public final class MemoryBudget {
       }
       if (total - beingShed > limit) {
         victims = condemn(total - beingShed);
+        for (Account v : victims) {
+          beingShed += v.bytes;
+        }
       }
-      if (total > high && (pausedCount.get() == 0 || total >= lastEvaluation + step)) {
-        lastEvaluation = total;
-        toPause = choosePaused(total);
+      // what stays once the condemned are gone decides the back-pressure
+      long staying = total - beingShed;
+      if (staying > high && (pausedCount.get() == 0 || staying >= lastEvaluation + step)) {
+        lastEvaluation = staying;
+        toPause = choosePaused(staying);
       }
     }
     if (victims != null) {
@@ -337,7 +342,7 @@ public final class MemoryBudget {
   private List<Account> choosePaused(long total) {
     List<Account> sorted = new ArrayList<>();
     for (Account c : accounts) {
-      if (!c.closed && c.bytes > 0) {
+      if (!c.closed && !c.isCondemned && c.bytes > 0) {
         sorted.add(c);
       }
     }
