@@ -292,17 +292,19 @@ public final class SessionServer {
       return frameBytes + (long) frames * RetainedFrames.FRAME_OVERHEAD_BYTES;
     }
 
+    /**
+     * The memory budget's back-pressure on a session: its connection keeps being read (the client's
+     * ACKs, which free retained frames, travel behind its DATA), but DATA is held undelivered and
+     * unacknowledged, so the application produces nothing new for it; a client that respects its
+     * window stops sending. Held DATA is charged to the connection's account.
+     */
     void memoryPause(boolean on) {
       if (on == memoryPaused || ended) {
         return;
       }
       memoryPaused = on;
-      if (conn != null) {
-        if (on) {
-          conn.tracked.pause();
-        } else if (!paused && conn.state == ConnState.ATTACHED) {
-          conn.tracked.resume();
-        }
+      if (!on && conn != null) {
+        conn.releaseHeld();
       }
     }
 
@@ -371,7 +373,7 @@ public final class SessionServer {
     @Override
     public void resume() {
       paused = false;
-      if (conn != null && conn.state == ConnState.ATTACHED && !memoryPaused) {
+      if (conn != null && conn.state == ConnState.ATTACHED) {
         conn.tracked.resume();
       }
     }
@@ -405,7 +407,7 @@ public final class SessionServer {
     void attach(Connection c) {
       cancelTtl();
       conn = c;
-      if (paused || memoryPaused) {
+      if (paused) {
         c.tracked.pause();
       }
     }
@@ -519,6 +521,9 @@ public final class SessionServer {
     long frames;
     long partialSince = -1;
     long frameTimer = -1;
+    /** DATA held while the session is paused by the memory budget, in order, and their charge. */
+    final java.util.ArrayDeque<Frame> held = new java.util.ArrayDeque<>();
+    long heldCharged;
 
     Connection(TrackedSocket tracked) {
       assert owner() : "connection accepted off the session server's event loop";
@@ -587,7 +592,13 @@ public final class SessionServer {
       try {
         switch (f.type()) {
           case Frames.HELLO -> onHello(f);
-          case Frames.DATA -> onDataFrame(f);
+          case Frames.DATA -> {
+            if (session != null && (session.memoryPaused || !held.isEmpty())) {
+              hold(f);
+            } else {
+              onDataFrame(f);
+            }
+          }
           case Frames.ACK -> onAck(f);
           case Frames.PING -> tracked.send(Frames.pong(f.number()));
           case Frames.PONG -> { }
@@ -786,6 +797,35 @@ public final class SessionServer {
       close();
     }
 
+    /** Holds a DATA frame while the session is paused by the memory budget (charged to this connection). */
+    void hold(Frame f) {
+      held.add(f);
+      long cost = f.payload().length() + Frames.DATA_OVERHEAD + RetainedFrames.FRAME_OVERHEAD_BYTES;
+      if (tracked.memory().charge(cost)) {
+        heldCharged += cost;
+      }
+    }
+
+    /** Delivers the held DATA in order (the memory budget resumed the session), then acknowledges. */
+    void releaseHeld() {
+      while (!held.isEmpty() && state == ConnState.ATTACHED && session != null && !session.memoryPaused) {
+        Frame f = held.poll();
+        long cost = Math.min(heldCharged, f.payload().length() + Frames.DATA_OVERHEAD + RetainedFrames.FRAME_OVERHEAD_BYTES);
+        heldCharged -= cost;
+        tracked.memory().credit(cost);
+        try {
+          onDataFrame(f);
+        } catch (ProtocolException e) {
+          fail(e.code(), e.getMessage(), true);
+          return;
+        }
+      }
+      if (state == ConnState.ATTACHED && session != null && session.state.lastReceived > ackedIn) {
+        ackedIn = session.state.lastReceived;
+        tracked.send(Frames.ack(ackedIn));
+      }
+    }
+
     /** Charges (or credits) the decoder's buffer to the connection's memory account. */
     void chargeDecoder(int buffered) {
       int delta = buffered - decoderCharged;
@@ -881,6 +921,7 @@ public final class SessionServer {
         vertx.cancelTimer(idleTimer);
         idleTimer = -1;
       }
+      held.clear(); // never acknowledged: the client resends them after its resume
       if (session != null) {
         session.detached(this);
         session = null;
