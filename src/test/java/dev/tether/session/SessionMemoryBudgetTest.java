@@ -143,6 +143,47 @@ class SessionMemoryBudgetTest {
     }
   }
 
+  private static long lastAck(RawPeer p) throws ProtocolException {
+    return p.frames().stream().filter(f -> f.type() == Frames.ACK).mapToLong(Frame::number).max().orElse(0);
+  }
+
+  @Test
+  void aPausedSessionHoldsItsDataButReadsAcksAndDeliversInOrderOnResume() throws Exception {
+    SessionVerticle server = SessionTestSupport.deploy(vertx, SessionTestSupport.serverConfig("session"), false);
+    int port = server.actualPort();
+    RawPeer s1 = session(port, 1, 128);
+    await().atMost(Duration.ofSeconds(20)).until(() -> data(s1).size() == 128);
+    RawPeer s2 = session(port, 2, 64);
+    await().atMost(Duration.ofSeconds(20)).until(() -> data(s2).size() == 64);
+    RawPeer s3 = session(port, 3, 12); // 204 frames: past the high mark, s1 (the heaviest) is paused
+    await().atMost(Duration.ofSeconds(20)).until(() -> data(s3).size() == 12 && budget.paused() == 1);
+    assertThat(lastAck(s1)).isEqualTo(128);
+
+    // s1 sends more: held, neither delivered (no echo) nor acknowledged
+    Buffer more = Buffer.buffer();
+    for (int i = 129; i <= 138; i++) {
+      more.appendBuffer(Frames.data(i, payload(1, i)));
+    }
+    s1.write(more);
+    // s1's own ACK is still read while it is paused: it frees 8 of its frames
+    s1.write(Frames.ack(8));
+    await().atMost(Duration.ofSeconds(10)).until(() -> budget.used() == (128 - 8 + 64 + 12) * FRAME_COST + 10 * FRAME_COST);
+    assertThat(data(s1)).hasSize(128);
+    assertThat(lastAck(s1)).isEqualTo(128);
+    assertThat(budget.paused()).isEqualTo(1);
+
+    // s2 acknowledges everything: the total falls to the low mark, s1 resumes, its held DATA is
+    // delivered in order, echoed and acknowledged
+    s2.write(Frames.ack(64));
+    await().atMost(Duration.ofSeconds(10)).until(() -> data(s1).size() == 138);
+    assertEchoes(s1, 1, 138);
+    await().atMost(Duration.ofSeconds(10)).until(() -> lastAck(s1) == 138);
+    assertThat(budget.paused()).isZero();
+    assertThat(failures).isEmpty();
+    assertThat(s1.closed().isComplete()).isFalse();
+    await().atMost(Duration.ofSeconds(10)).until(() -> budget.used() == (138 - 8 + 12) * FRAME_COST);
+  }
+
   @Test
   void aFrameTrickledByteByByteIsCutOffByTheFrameDeadline() throws Exception {
     SessionVerticle server = SessionTestSupport.deploy(vertx, SessionTestSupport.serverConfig("session")
