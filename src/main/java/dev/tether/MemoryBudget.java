@@ -98,7 +98,7 @@ public final class MemoryBudget {
   /** Meters: called by {@link Tether#install}; the gauges read this budget. */
   void bind(TetherRecorder r) {
     this.recorder = Objects.requireNonNull(r);
-    r.memoryBudget(this);
+    r.memoryBudget(used::get, limit, high, pausedCount::get, pauses::get);
   }
 
   public long limit() {

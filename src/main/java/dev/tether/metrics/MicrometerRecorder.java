@@ -14,6 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 
 /**
  * Records Tether's meters in a Micrometer registry under the public names
@@ -174,29 +175,32 @@ public final class MicrometerRecorder implements TetherRecorder {
   }
 
   @Override
-  public void memoryBudget(dev.tether.MemoryBudget budget) {
-    // strong references: the budget lives as long as its Vert.x; a re-install replaces the gauges
-    replace(Gauge.builder("tether.memory.used", budget, dev.tether.MemoryBudget::used).baseUnit("bytes").strongReference(true)
+  public void memoryBudget(java.util.function.LongSupplier used, long limit, long highMark,
+                           java.util.function.LongSupplier paused, java.util.function.LongSupplier pauses) {
+    // strong references: the suppliers live as long as the budget; a re-install replaces the meters
+    replace(Gauge.builder("tether.memory.used", used, LongSupplier::getAsLong).baseUnit("bytes").strongReference(true)
       .description("Bytes retained by connections and sessions, as charged to the node's memory budget"));
-    replace(Gauge.builder("tether.memory.limit", budget, dev.tether.MemoryBudget::limit).baseUnit("bytes").strongReference(true)
+    replace(Gauge.builder("tether.memory.limit", () -> limit).baseUnit("bytes").strongReference(true)
       .description("The node's memory budget: past it the largest holders are shed"));
-    replace(Gauge.builder("tether.memory.high.mark", budget, dev.tether.MemoryBudget::highMark).baseUnit("bytes").strongReference(true)
+    replace(Gauge.builder("tether.memory.high.mark", () -> highMark).baseUnit("bytes").strongReference(true)
       .description("Past this many bytes the heaviest producers stop being read"));
-    replace(Gauge.builder("tether.memory.paused", budget, dev.tether.MemoryBudget::paused).strongReference(true)
+    replace(Gauge.builder("tether.memory.paused", paused, LongSupplier::getAsLong).strongReference(true)
       .description("Connections and sessions not read now because of the memory budget"));
-    io.micrometer.core.instrument.FunctionCounter.Builder<dev.tether.MemoryBudget> pauses = io.micrometer.core.instrument.FunctionCounter
-      .builder("tether.memory.pauses", budget, b -> b.pauses())
+    io.micrometer.core.instrument.FunctionCounter.Builder<LongSupplier> c = io.micrometer.core.instrument.FunctionCounter
+      .builder("tether.memory.pauses", pauses, LongSupplier::getAsLong)
       .description("Times a connection or session stopped being read for the memory budget");
-    registry.remove(pauses.register(registry));
-    pauses.register(registry);
+    registry.remove(c.register(registry));
+    c.register(registry);
+    pausesSupplier = pauses; // a function counter holds its object weakly
     memoryShedCounter("connection");
     memoryShedCounter("session");
   }
 
-  private void replace(Gauge.Builder<dev.tether.MemoryBudget> b) {
-    Gauge g = b.register(registry);
-    // Micrometer keeps the first gauge of a name: a second budget in the same registry replaces it
-    registry.remove(g);
+  private volatile LongSupplier pausesSupplier;
+
+  /** Micrometer keeps the first meter of a name: a second budget in the same registry replaces it. */
+  private void replace(Gauge.Builder<?> b) {
+    registry.remove(b.register(registry));
     b.register(registry);
   }
 

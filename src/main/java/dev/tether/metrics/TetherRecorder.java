@@ -48,8 +48,12 @@ public interface TetherRecorder {
   default void suppressed(FailureKind kind) {
   }
 
-  /** Registers the gauges of the node's memory budget ({@code tether_memory_used_bytes}, ...). */
-  default void memoryBudget(dev.tether.MemoryBudget budget) {
+  /**
+   * Registers the meters of the node's memory budget ({@code tether_memory_used_bytes}, ...): its
+   * total now, limit and high mark, accounts paused now and pauses so far (suppliers read by any thread).
+   */
+  default void memoryBudget(java.util.function.LongSupplier used, long limit, long highMark,
+                            java.util.function.LongSupplier paused, java.util.function.LongSupplier pauses) {
   }
 
   /** One party ({@code connection} or {@code session}) shed by the memory budget, holding {@code bytes}. */
