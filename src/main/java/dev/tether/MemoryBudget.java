@@ -63,8 +63,8 @@ public final class MemoryBudget {
   private final AtomicLong shedCount = new AtomicLong();
   private final AtomicLong pauses = new AtomicLong();
   private volatile TetherRecorder recorder = TetherRecorder.NOOP;
-  /** Total at the last back-pressure evaluation (guarded by this). */
-  private long lastEvaluation;
+  /** Total at the last back-pressure evaluation (written under this object's lock, read without). */
+  private volatile long lastEvaluation;
 
   /**
    * @param limitBytes the limit (> 0)
@@ -276,6 +276,10 @@ public final class MemoryBudget {
 
   /** The total passed the high mark with a charge of {@code n} by {@code a}. */
   private void overHigh(Account a, long n, long u) {
+    // without the lock while nothing is due: under back-pressure most charges land here
+    if (u <= limit && pausedCount.get() > 0 && u < lastEvaluation + step) {
+      return;
+    }
     List<Account> victims = null;
     List<Account> toPause = null;
     synchronized (this) {
