@@ -209,7 +209,11 @@ class MemoryBudgetSocketTest {
       }
     });
     await().atMost(Duration.ofSeconds(20)).until(() -> budget.paused() == 1);
-    // not read any more: what the server took stays put while the peer still has bytes to send
+    // not read any more: what the server took stops moving (the pause runs on the socket's loop a
+    // moment after the decision) and stays put while the peer still has bytes to send
+    AtomicLong last = new AtomicLong(-1);
+    await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(200))
+      .until(() -> received.get(sp.id()).get() == last.getAndSet(received.get(sp.id()).get()));
     long taken = received.get(sp.id()).get();
     await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5))
       .until(() -> received.get(sp.id()).get() == taken);
