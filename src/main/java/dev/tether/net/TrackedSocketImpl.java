@@ -36,8 +36,13 @@ import io.vertx.core.net.SocketAddress;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -58,10 +63,19 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Threading: everything below runs on the event loop of the socket's context; public methods
  * hop onto it or refuse to run elsewhere (see {@link TrackedSocket}).
  */
-final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
+final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, Callbacks.Host, Handler<Object> {
 
   private static final Logger log = LoggerFactory.getLogger(TrackedSocketImpl.class);
   private static final AtomicLong NUMBERS = new AtomicLong();
+  private static final VarHandle CLOSED;
+
+  static {
+    try {
+      CLOSED = MethodHandles.lookup().findVarHandle(TrackedSocketImpl.class, "closed", PromiseInternal.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
 
   private enum State { OPEN, CLOSED }
 
@@ -73,14 +87,19 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   private final TrackingOptions options;
   private final TetherRecorder recorder;
   private final String server;
-  private final String id;
-  private final String remote;
+  /** The number in this connection's id ({@code <server>-<number>}); the id string is made on first use. */
+  private final long number;
   private final FaultInjector injector;
+  /** Per server (shared by its connections) or per client connection: events, decisions, outcomes. */
   private final FailureReporter reporter;
   private final Callbacks callbacks;
   private final WriteTracker tracker;
+  /** Immutable: shared like the reporter. */
   private final WriteTimeouts timeouts;
-  private final PromiseInternal<Void> closed;
+  /** Completed when the connection has closed; made on first ask (see {@link #closedPromise}). */
+  private volatile PromiseInternal<Void> closed;
+  /** Set once on the event loop when the connection has closed and its books are done. */
+  private volatile boolean finished;
 
   // State accessed exclusively from the connection's event loop
   private final WriteLedger<TrackedWrite> ledger = new WriteLedger<>();
@@ -107,20 +126,26 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   private boolean readFailed;
   /** A write timeout was reported and nothing has been flushed since: one event per stall. */
   private boolean stalled;
-  private long timeoutTimer = -1;
+  /** The armed write-timeout check (a Netty task on this channel's event loop), or null. */
+  private ScheduledFuture<?> timeoutTask;
+  /** Made on first use (events, logs, toString): most connections never need them. Benign races. */
+  private String id;
+  private String remote;
   private boolean full;
   private Runnable endHook;
   /** What must live as long as this socket (the client that connected it: Vert.x closes collected clients). */
   private Object keepAlive;
 
   // Handlers: set from any thread, read on the event loop
+  private volatile Handler<Buffer> dataHandler;
   private volatile Handler<Void> drainHandler;
   private volatile Handler<Void> closeHandler;
   private volatile Handler<Throwable> exceptionHandler;
   private volatile Handler<FailureEvent> failureHandler;
   private volatile Handler<RecoveryOutcome> outcomeHandler;
 
-  private TrackedSocketImpl(Vertx vertx, NetSocket socket, TrackingOptions options, long number, long faultIndex) {
+  private TrackedSocketImpl(Vertx vertx, NetSocket socket, TrackingOptions options, long number, long faultIndex,
+                            Shared shared) {
     this.vertx = vertx;
     this.socket = socket;
     this.channel = NettyAccess.channel(socket);
@@ -129,17 +154,53 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     Tether tether = Tether.of(vertx);
     this.recorder = tether.recorder();
     this.server = options.server();
-    this.id = server + "-" + number;
-    SocketAddress ra = socket.remoteAddress();
-    this.remote = ra == null ? "unknown" : ra.host() + ":" + ra.port();
+    this.number = number;
     this.injector = options.faults().enabled() ? options.faults().newInjector(faultIndex) : null;
-    this.reporter = new FailureReporter(vertx, server, options.protocol(), options.policies(), options.decisionTimeoutMs());
-    this.callbacks = new Callbacks(id, task -> context.runOnContext(v -> task.run()),
-      task -> ContextAccess.dispatch(context, task));
+    if (shared == null) {
+      shared = shared(vertx, options);
+    }
+    this.reporter = shared.reporter;
+    this.callbacks = new Callbacks(this);
     this.tracker = new WriteTracker(socket, this);
-    this.timeouts = new WriteTimeouts(options.writeTimeoutMs());
+    this.timeouts = shared.timeouts;
     this.highWaterMark = options.highWaterMark();
-    this.closed = context.promise();
+  }
+
+  /**
+   * What every connection of one server can share: immutable, used from any of its event loops. A
+   * server makes one ({@link #shared}); a socket wrapped on its own makes its own.
+   */
+  static final class Shared {
+    final FailureReporter reporter;
+    final WriteTimeouts timeouts;
+
+    private Shared(FailureReporter reporter, WriteTimeouts timeouts) {
+      this.reporter = reporter;
+      this.timeouts = timeouts;
+    }
+  }
+
+  /** The shared objects of connections tracked with {@code options} on {@code vertx}. */
+  static Shared shared(Vertx vertx, TrackingOptions options) {
+    return new Shared(new FailureReporter(vertx, options.server(), options.protocol(), options.policies(),
+      options.decisionTimeoutMs()), new WriteTimeouts(options.writeTimeoutMs()));
+  }
+
+  // Callbacks.Host: where this connection's callbacks run
+
+  @Override
+  public void runLater(Runnable task) {
+    context.runOnContext(v -> task.run());
+  }
+
+  @Override
+  public void runOnContext(Runnable task) {
+    ContextAccess.dispatch(context, task);
+  }
+
+  @Override
+  public String connectionId() {
+    return id();
   }
 
   /** A number unique in this JVM, for connection ids of sockets wrapped outside a server. */
@@ -167,7 +228,16 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   /** Wraps {@code socket}; must be called on its event loop. */
   static TrackedSocketImpl create(Vertx vertx, NetSocket socket, TrackingOptions options, long number,
                                          long faultIndex) {
-    TrackedSocketImpl ts = new TrackedSocketImpl(vertx, socket, options, number, faultIndex);
+    return create(vertx, socket, options, number, faultIndex, null);
+  }
+
+  /**
+   * Wraps {@code socket} with the per-server objects {@code shared} (null: made for this connection);
+   * must be called on its event loop.
+   */
+  static TrackedSocketImpl create(Vertx vertx, NetSocket socket, TrackingOptions options, long number,
+                                  long faultIndex, Shared shared) {
+    TrackedSocketImpl ts = new TrackedSocketImpl(vertx, socket, options, number, faultIndex, shared);
     ts.install();
     return ts;
   }
@@ -177,7 +247,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     recorder.connections(server, 1);
     if (!NettyAccess.addFirstOutbound(socket, WriteTracker.NAME, tracker)) {
       // already closed: nothing can be written, the close handler will report
-      log.debug("{} closed before tracking started", id);
+      log.debug("{} closed before tracking started", id());
     } else {
       // TLS: one record per piece of a write, progress per record (see TlsRecords); no-op in plaintext
       TlsRecords.install(channel);
@@ -185,8 +255,47 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
         NettyAccess.addBefore(socket, WriteTracker.NAME, FaultInjector.NAME, injector);
       }
     }
-    socket.exceptionHandler(this::onException);
-    socket.closeHandler(v -> onClosed());
+    // this object is the socket's exception and close handler (and read handler, see handler()):
+    // no handler objects per connection
+    socket.exceptionHandler(self());
+    socket.closeHandler(self());
+  }
+
+  @SuppressWarnings("unchecked")
+  private <T> Handler<T> self() {
+    return (Handler<T>) (Handler<?>) this;
+  }
+
+  /**
+   * The socket's read, exception and close handler in one (Vert.x calls it on the event loop): a
+   * buffer is data for the user's read handler, a throwable an exception, null the close.
+   */
+  @Override
+  public void handle(Object event) {
+    if (event instanceof Buffer buf) {
+      Handler<Buffer> h = dataHandler;
+      if (h != null) {
+        onData(h, buf);
+      }
+    } else if (event instanceof Throwable t) {
+      onException(t);
+    } else {
+      onClosed();
+    }
+  }
+
+  /** The promise of {@link #close()}'s future, made on first ask; complete at once when already closed. */
+  private PromiseInternal<Void> closedPromise() {
+    PromiseInternal<Void> p = closed;
+    if (p == null) {
+      PromiseInternal<Void> made = context.promise();
+      p = CLOSED.compareAndExchange(this, null, made) == null ? made : closed;
+      // finishClose sets finished, then reads closed; we set closed, then read finished: one of us completes it
+      if (finished) {
+        p.tryComplete();
+      }
+    }
+    return p;
   }
 
   /** Keeps {@code owner} reachable as long as this socket is. */
@@ -208,7 +317,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   private void requireLoop(String what) {
     if (!onLoop()) {
-      throw new IllegalStateException(what + " of tracked socket " + id + " called on " + Thread.currentThread().getName()
+      throw new IllegalStateException(what + " of tracked socket " + id() + " called on " + Thread.currentThread().getName()
         + ", off its event loop; call it from the socket's context (context().runOnContext)");
     }
   }
@@ -218,12 +327,22 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   @Override
   public String id() {
-    return id;
+    String s = id;
+    if (s == null) {
+      s = id = server + "-" + number;
+    }
+    return s;
   }
 
   @Override
   public String remote() {
-    return remote;
+    String s = remote;
+    if (s == null) {
+      // Vert.x and Netty keep the peer's address after close: asking late still names it
+      SocketAddress ra = socket.remoteAddress();
+      s = remote = ra == null ? "unknown" : ra.host() + ":" + ra.port();
+    }
+    return s;
   }
 
   @Override
@@ -253,7 +372,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   @Override
   public String toString() {
-    return "TrackedSocket[" + id + " " + remote + "]";
+    return "TrackedSocket[" + id() + " " + remote() + "]";
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -309,7 +428,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   public Future<Void> close() {
     if (!onLoop()) {
       context.runOnContext(v -> close());
-      return closed.future();
+      return closedPromise().future();
     }
     if (state != State.CLOSED && !closeRequested) {
       closeRequested = true;
@@ -320,7 +439,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
         callbacks.exitCall();
       }
     }
-    return closed.future();
+    return closedPromise().future();
   }
 
   @Override
@@ -364,7 +483,8 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   @Override
   public TrackedSocket handler(Handler<Buffer> handler) {
-    socket.handler(handler == null ? null : buf -> onData(handler, buf));
+    dataHandler = handler;
+    socket.handler(handler == null ? null : self());
     return this;
   }
 
@@ -451,7 +571,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     requireLoop("checkInvariant");
     ledger.checkInvariant();
     if (state == State.CLOSED && ledger.pending() != 0) {
-      throw new IllegalStateException(id + ": " + ledger.pending() + " bytes pending after close");
+      throw new IllegalStateException(id() + ": " + ledger.pending() + " bytes pending after close");
     }
   }
 
@@ -479,7 +599,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   @Override
   public boolean isClosed() {
-    return closed.future().isComplete();
+    return finished;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -490,7 +610,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     if (state == State.CLOSED || closeRequested || closingFor != null) {
       recorder.write(server, "rejected");
       if (waiter != null) {
-        IllegalStateException ex = new IllegalStateException("connection " + id + " is closed or closing");
+        IllegalStateException ex = new IllegalStateException("connection " + id() + " is closed or closing");
         callbacks.post(Kind.RECEIPT, () -> waiter.fail(ex));
       }
       return;
@@ -515,7 +635,8 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     }
     // on its way even while latched: the tracker holds it, behind the writes held before it
     tracker.transmit(w);
-    armTimeout();
+    // the write-timeout check is armed by the tracker when a flush leaves bytes unflushed
+    // (unflushedAfterFlush): a write the kernel takes at once never arms it
   }
 
   @SuppressWarnings("unchecked")
@@ -616,8 +737,13 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   public void unorderable(TrackedWrite w, Throwable cause) {
     IllegalStateException e = new IllegalStateException("write at offset " + w.firstUnflushed()
       + " was refused after later writes were passed on; resending it would reorder the stream: " + cause, cause);
-    log.debug("{}: {}", id, e.getMessage());
+    log.debug("{}: {}", id(), e.getMessage());
     hardFailure(w, e);
+  }
+
+  @Override
+  public void unflushedAfterFlush() {
+    armTimeout();
   }
 
   @Override
@@ -768,13 +894,35 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   }
 
   private void armTimeout() {
-    if (timeoutTimer == -1 && options.writeTimeoutMs() > 0 && state != State.CLOSED) {
-      timeoutTimer = vertx.setTimer(options.writeTimeoutMs(), t -> callbacks.run(this::onTimeoutTimer));
+    if (timeoutTask == null && options.writeTimeoutMs() > 0 && state != State.CLOSED) {
+      scheduleTimeout(options.writeTimeoutMs());
+    }
+  }
+
+  /**
+   * Arms the write-timeout check on the channel's event loop with Netty's scheduler: one task object
+   * per arming, where a Vert.x timer also keeps a handler, an id and a map entry per connection.
+   */
+  private void scheduleTimeout(long delayMs) {
+    try {
+      timeoutTask = channel.eventLoop().schedule(this::timeoutTick, delayMs, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      timeoutTask = null; // the event loop is shutting down: nothing will be flushed or reported any more
+    }
+  }
+
+  /** The write-timeout task: an entry point like every other. */
+  private void timeoutTick() {
+    callbacks.enter();
+    try {
+      onTimeoutTimer();
+    } finally {
+      callbacks.exit();
     }
   }
 
   private void onTimeoutTimer() {
-    timeoutTimer = -1;
+    timeoutTask = null;
     if (state == State.CLOSED || closingFor != null) {
       return;
     }
@@ -785,7 +933,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
         new TimeoutException("not flushed within " + options.writeTimeoutMs() + " ms"), 1, true));
     }
     if (ledger.pending() > 0) {
-      timeoutTimer = vertx.setTimer(timeouts.nextDelayMs(o), t -> callbacks.run(this::onTimeoutTimer));
+      scheduleTimeout(timeouts.nextDelayMs(o));
     }
   }
 
@@ -807,7 +955,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
         return;
       }
       if (readFailed) {
-        log.debug("{}: further read failure {}", id, cause.toString());
+        log.debug("{}: further read failure {}", id(), cause.toString());
         return;
       }
       readFailed = true;
@@ -837,9 +985,9 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
       return;
     }
     state = State.CLOSED;
-    if (timeoutTimer != -1) {
-      vertx.cancelTimer(timeoutTimer);
-      timeoutTimer = -1;
+    if (timeoutTask != null) {
+      timeoutTask.cancel(false);
+      timeoutTask = null;
     }
     long requested = 0;
     long flushed = 0;
@@ -883,7 +1031,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   /** Returns the connection's slot and meters and tells the user, whatever happened before. */
   private void finishClose() {
-    if (closed.future().isComplete()) {
+    if (finished) {
       return;
     }
     state = State.CLOSED;
@@ -898,7 +1046,11 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
           callbacks.threw(Kind.HOOK, t);
         }
       }
-      closed.tryComplete();
+      finished = true;
+      PromiseInternal<Void> p = closed;
+      if (p != null) {
+        p.tryComplete();
+      }
       Handler<Void> h = closeHandler;
       if (h != null) {
         callbacks.post(Kind.CLOSE, () -> h.handle(null));
@@ -911,7 +1063,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   private FailureEvent event(FailureKind kind, Direction dir, long requested, long flushed, long offset,
                              Throwable cause, int attempt, boolean soft) {
-    return reporter.event(id, remote, kind, dir, requested, flushed, offset, cause, attempt, soft);
+    return reporter.event(id(), remote(), kind, dir, requested, flushed, offset, cause, attempt, soft);
   }
 
   /**
