@@ -168,6 +168,10 @@ public final class Conns {
       long rssN = pid > 0 ? rssKb(pid) : -1;
       int sampleAfter = echoSample(open, sample, size, timeoutMs, 2);
       sampleFailed += sampleAfter;
+      // for a caller that watches the server while the connections are held (ConnectionsIT)
+      System.out.println("OPEN opened=" + open.size() + " failed=" + failed + " sampleFailed=" + sampleFailed
+        + (health == null ? "" : " healthConns=" + healthN) + (holdS > 0 ? " holding=" + holdS + "s" : ""));
+      System.out.flush();
       // hold: echo on a fresh sample every second, so "served throughout" is checked, not assumed
       long holdEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(holdS);
       int round = 3;
