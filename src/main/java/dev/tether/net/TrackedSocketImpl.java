@@ -90,12 +90,12 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
   /** The number in this connection's id ({@code <server>-<number>}); the id string is made on first use. */
   private final long number;
   private final FaultInjector injector;
-  /** Per server (shared by its connections) or per client connection: events, decisions, outcomes. */
-  private final FailureReporter reporter;
+  /** Per server (shared by its connections) or per client connection: reporter, timeouts, write meters. */
+  private final Shared shared;
+  /** The recorder's meters of this server's write path (no lookup by name per write). */
+  private final TetherRecorder.WritePath meters;
   private final Callbacks callbacks;
   private final WriteTracker tracker;
-  /** Immutable: shared like the reporter. */
-  private final WriteTimeouts timeouts;
   /** Completed when the connection has closed; made on first ask (see {@link #closedPromise}). */
   private volatile PromiseInternal<Void> closed;
   /** Set once on the event loop when the connection has closed and its books are done. */
@@ -159,10 +159,10 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
     if (shared == null) {
       shared = shared(vertx, options);
     }
-    this.reporter = shared.reporter;
+    this.shared = shared;
+    this.meters = shared.meters(recorder);
     this.callbacks = new Callbacks(this);
     this.tracker = new WriteTracker(socket, this);
-    this.timeouts = shared.timeouts;
     this.highWaterMark = options.highWaterMark();
   }
 
@@ -173,16 +173,31 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
   static final class Shared {
     final FailureReporter reporter;
     final WriteTimeouts timeouts;
+    private final String server;
+    /** The recorder the write path below belongs to, and that path (made again if the recorder changes). */
+    private volatile Meters meters;
 
-    private Shared(FailureReporter reporter, WriteTimeouts timeouts) {
+    private Shared(String server, FailureReporter reporter, WriteTimeouts timeouts) {
+      this.server = server;
       this.reporter = reporter;
       this.timeouts = timeouts;
+    }
+
+    TetherRecorder.WritePath meters(TetherRecorder recorder) {
+      Meters m = meters;
+      if (m == null || m.recorder != recorder) {
+        m = meters = new Meters(recorder, recorder.writePath(server));
+      }
+      return m.path;
+    }
+
+    private record Meters(TetherRecorder recorder, TetherRecorder.WritePath path) {
     }
   }
 
   /** The shared objects of connections tracked with {@code options} on {@code vertx}. */
   static Shared shared(Vertx vertx, TrackingOptions options) {
-    return new Shared(new FailureReporter(vertx, options.server(), options.protocol(), options.policies(),
+    return new Shared(options.server(), new FailureReporter(vertx, options.server(), options.protocol(), options.policies(),
       options.decisionTimeoutMs()), new WriteTimeouts(options.writeTimeoutMs()));
   }
 
@@ -627,7 +642,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
       return;
     }
     TrackedWrite w = ledger.accept(new TrackedWrite(channel, tracker, data, waiter, receipt), n);
-    recorder.pending(server, n);
+    meters.pending(n);
     if (cost() >= highWaterMark) {
       // remember it now: a single flush may bring the cost straight below the mark, and a caller
       // that saw writeQueueFull() must still get its drain
@@ -655,12 +670,12 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
     }
     stalled = false;
     boolean done = ledger.flushed(w, bytes);
-    recorder.flushed(server, bytes);
-    recorder.pending(server, -bytes);
-    if (done) {
-      recorder.write(server, "ok");
+    if (!done) {
+      meters.flushedPart(bytes);
+    } else {
       long nanos = System.nanoTime() - w.acceptedAt;
-      recorder.flushTime(server, nanos);
+      // flushed, pending, writes{ok} and the flush time in one call, no lookup by server name
+      meters.writeFlushed(bytes, nanos);
       Promise<?> waiter = w.waiter;
       if (waiter != null) {
         boolean resent = w.is(TrackedWrite.RESENT);
@@ -926,14 +941,14 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
     if (state == State.CLOSED || closingFor != null) {
       return;
     }
-    WriteTimeouts.Overdue o = timeouts.scan(ledger, System.nanoTime(), !stalled);
+    WriteTimeouts.Overdue o = shared.timeouts.scan(ledger, System.nanoTime(), !stalled);
     if (o.writes > 0 && !stalled) {
       stalled = true;
       report(event(FailureKind.WRITE_TIMEOUT, Direction.WRITE, o.requested, o.flushed, o.offset,
         new TimeoutException("not flushed within " + options.writeTimeoutMs() + " ms"), 1, true));
     }
     if (ledger.pending() > 0) {
-      scheduleTimeout(timeouts.nextDelayMs(o));
+      scheduleTimeout(shared.timeouts.nextDelayMs(o));
     }
   }
 
@@ -1063,7 +1078,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
 
   private FailureEvent event(FailureKind kind, Direction dir, long requested, long flushed, long offset,
                              Throwable cause, int attempt, boolean soft) {
-    return reporter.event(id(), remote(), kind, dir, requested, flushed, offset, cause, attempt, soft);
+    return shared.reporter.event(id(), remote(), kind, dir, requested, flushed, offset, cause, attempt, soft);
   }
 
   /**
@@ -1076,7 +1091,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
     if (h != null) {
       callbacks.post(Kind.FAILURE, () -> h.handle(e));
     }
-    callbacks.post(Kind.HOOK, () -> reporter.report(e).onComplete(ar -> {
+    callbacks.post(Kind.HOOK, () -> shared.reporter.report(e).onComplete(ar -> {
       Decision d = ar.succeeded() && ar.result() != null ? ar.result()
         : new Decision(Action.CLOSE, 0, "unknown", true, "no decision: " + ar.cause());
       context.runOnContext(v -> callbacks.run(() -> execute(e, d)));
@@ -1152,7 +1167,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
   }
 
   private RecoveryOutcome outcome(FailureEvent e, Decision d, long bytes, String result, String message) {
-    return reporter.outcome(e, d, bytes, result, message);
+    return shared.reporter.outcome(e, d, bytes, result, message);
   }
 
   private void publish(RecoveryOutcome o) {
@@ -1160,7 +1175,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
     if (h != null) {
       callbacks.post(Kind.OUTCOME, () -> h.handle(o));
     }
-    callbacks.post(Kind.HOOK, () -> reporter.publish(o));
+    callbacks.post(Kind.HOOK, () -> shared.reporter.publish(o));
   }
 
   // ---------------------------------------------------------------------------------------------
