@@ -90,8 +90,11 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
   /** The number in this connection's id ({@code <server>-<number>}); the id string is made on first use. */
   private final long number;
   private final FaultInjector injector;
-  /** Per server (shared by its connections) or per client connection: reporter, timeouts, write meters. */
-  private final Shared shared;
+  /**
+   * Reporter, timeouts and write meters: per server (shared by its connections, see {@link Shared})
+   * or per client connection; bound to the node's {@link Tether} as it was when this connection opened.
+   */
+  private final Bound shared;
   /** The recorder's meters of this server's write path (no lookup by name per write). */
   private final TetherRecorder.WritePath meters;
   private final Callbacks callbacks;
@@ -159,8 +162,8 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
     if (shared == null) {
       shared = shared(vertx, options);
     }
-    this.shared = shared;
-    this.meters = shared.meters(recorder);
+    this.shared = shared.bind(tether);
+    this.meters = this.shared.meters;
     this.callbacks = new Callbacks(this);
     this.tracker = new WriteTracker(socket, this);
     this.highWaterMark = options.highWaterMark();
@@ -171,34 +174,51 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
    * server makes one ({@link #shared}); a socket wrapped on its own makes its own.
    */
   static final class Shared {
+    private final Vertx vertx;
+    private final TrackingOptions options;
+    private final WriteTimeouts timeouts;
+    /** What the connections opened under the node's current Tether share; made again if it is replaced. */
+    private volatile Bound bound;
+
+    private Shared(Vertx vertx, TrackingOptions options) {
+      this.vertx = vertx;
+      this.options = options;
+      this.timeouts = new WriteTimeouts(options.writeTimeoutMs());
+    }
+
+    /**
+     * The objects for a connection opening now under {@code tether} ({@code Tether.install} may replace
+     * the node's recorder, name or failure budget: later connections get the new ones, as each used to
+     * get its own reporter).
+     */
+    Bound bind(Tether tether) {
+      Bound b = bound;
+      if (b == null || b.tether != tether) {
+        b = bound = new Bound(tether, new FailureReporter(vertx, options.server(), options.protocol(),
+          options.policies(), options.decisionTimeoutMs()), timeouts, tether.recorder().writePath(options.server()));
+      }
+      return b;
+    }
+  }
+
+  /** The shared objects of one server under one {@link Tether}: immutable. */
+  static final class Bound {
+    final Tether tether;
     final FailureReporter reporter;
     final WriteTimeouts timeouts;
-    private final String server;
-    /** The recorder the write path below belongs to, and that path (made again if the recorder changes). */
-    private volatile Meters meters;
+    final TetherRecorder.WritePath meters;
 
-    private Shared(String server, FailureReporter reporter, WriteTimeouts timeouts) {
-      this.server = server;
+    Bound(Tether tether, FailureReporter reporter, WriteTimeouts timeouts, TetherRecorder.WritePath meters) {
+      this.tether = tether;
       this.reporter = reporter;
       this.timeouts = timeouts;
-    }
-
-    TetherRecorder.WritePath meters(TetherRecorder recorder) {
-      Meters m = meters;
-      if (m == null || m.recorder != recorder) {
-        m = meters = new Meters(recorder, recorder.writePath(server));
-      }
-      return m.path;
-    }
-
-    private record Meters(TetherRecorder recorder, TetherRecorder.WritePath path) {
+      this.meters = meters;
     }
   }
 
   /** The shared objects of connections tracked with {@code options} on {@code vertx}. */
   static Shared shared(Vertx vertx, TrackingOptions options) {
-    return new Shared(options.server(), new FailureReporter(vertx, options.server(), options.protocol(), options.policies(),
-      options.decisionTimeoutMs()), new WriteTimeouts(options.writeTimeoutMs()));
+    return new Shared(vertx, options);
   }
 
   // Callbacks.Host: where this connection's callbacks run
