@@ -81,7 +81,7 @@ public final class WriteTracker extends ChannelOutboundHandlerAdapter implements
   private ChannelHandlerContext ctx;
   /**
    * Writes held after a soft failure, in stream order; made at the first soft failure (most
-   * connections never have one: see docs/performance.md, "Heap per connection").
+   * connections never have one: see docs/performance.md, "Heap per idle connection").
    */
   private ArrayDeque<TrackedWrite> held;
   private boolean latched;
