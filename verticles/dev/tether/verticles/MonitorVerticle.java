@@ -264,7 +264,8 @@ public class MonitorVerticle extends VerticleBase {
       JsonObject sc = configured.getJsonObject(name);
       boolean enabled = sc.getBoolean("enabled", true);
       int instances = listening.instances(name);
-      JsonObject s = new JsonObject().put("enabled", enabled).put("listening", instances > 0).put("instances", instances);
+      JsonObject s = new JsonObject().put("enabled", enabled).put("listening", instances > 0).put("instances", instances)
+        .put("connections", listening.connections(name));
       JsonObject at = listening.address(name);
       if (at != null) {
         s.put("host", at.getString("host")).put("port", at.getInteger("port"));
