@@ -43,6 +43,8 @@ public final class SessionTakeover {
   /** How long a resume waits for a session's owner (or for the sweep) before ERROR 206. */
   static final long FETCH_DEADLINE_MS = 4_000;
   private static final long RETRY_MS = 50;
+  /** How long "the owner does not hold it" may be a takeover in progress elsewhere. */
+  private static final long NOT_HERE_GRACE_MS = 1_000;
   private static final long REQUEST_TIMEOUT_MS = 2_000;
   /** Open session servers of each Vert.x, for the NODE_LOST sweep (values never refer to Vert.x). */
   private static final Map<Vertx, List<SessionServer>> SERVERS = new WeakHashMap<>();
@@ -105,11 +107,15 @@ public final class SessionTakeover {
    */
   Future<Buffer> fetch(String hex) {
     Promise<Buffer> p = Promise.promise();
-    attempt(hex, p, System.currentTimeMillis() + FETCH_DEADLINE_MS, null);
+    attempt(hex, p, System.currentTimeMillis() + FETCH_DEADLINE_MS, null, 0);
     return p.future();
   }
 
-  private void attempt(String hex, Promise<Buffer> p, long deadline, String previous) {
+  /**
+   * @param previous the owner record whose owner just said it does not hold the session, or null
+   * @param notHereSince when an owner first said so (0: not yet)
+   */
+  private void attempt(String hex, Promise<Buffer> p, long deadline, String previous, long notHereSince) {
     store.owner(hex).onComplete(ar -> {
       if (ar.failed()) {
         later(hex, p, deadline, "session directory unavailable: " + ar.cause());
@@ -138,9 +144,14 @@ public final class SessionTakeover {
         return;
       }
       if (rec.equals(previous)) {
-        // the owner said it does not hold it and the directory has not changed since
-        p.fail(new ProtocolException(Frames.E_UNKNOWN_SESSION, "unknown session " + hex + " (its owner "
-          + o.node() + " no longer holds it)"));
+        // the owner said it does not hold it and the directory has not changed since: another
+        // instance may be taking it over right now (its claim is on the way); after a while, unknown
+        if (System.currentTimeMillis() - notHereSince < NOT_HERE_GRACE_MS) {
+          vertx.setTimer(RETRY_MS, t -> attempt(hex, p, deadline, null, notHereSince));
+        } else {
+          p.fail(new ProtocolException(Frames.E_UNKNOWN_SESSION, "unknown session " + hex + " (its owner "
+            + o.node() + " no longer holds it)"));
+        }
         return;
       }
       if (!store.alive(o.member())) {
@@ -155,7 +166,7 @@ public final class SessionTakeover {
             log.debug("session {} handed over by {} ({})", hex, o.node(), o.address());
             p.complete(r.result().body());
           } else if (r.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
-            attempt(hex, p, deadline, rec); // not there: moved meanwhile?
+            attempt(hex, p, deadline, rec, notHereSince == 0 ? System.currentTimeMillis() : notHereSince);
           } else {
             later(hex, p, deadline, "owner " + o.node() + " of session " + hex + " did not answer: " + r.cause());
           }
@@ -168,7 +179,7 @@ public final class SessionTakeover {
       p.fail(new ProtocolException(Frames.E_RETRY, why + "; resume again"));
       return;
     }
-    vertx.setTimer(RETRY_MS, t -> attempt(hex, p, deadline, null));
+    vertx.setTimer(RETRY_MS, t -> attempt(hex, p, deadline, null, 0));
   }
 
   // -----------------------------------------------------------------------------------------------
