@@ -2,6 +2,7 @@ package dev.tether.session;
 
 import com.hazelcast.cluster.Member;
 import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.IMap;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -85,6 +86,32 @@ final class HazelcastSessionStore extends SessionStore {
   @Override
   Future<Void> claim(String id, String record) {
     return async(() -> owners.setAsync(id, record));
+  }
+
+  @Override
+  Future<Boolean> claimFrom(String id, String expected, String record) {
+    return async(() -> owners.submitToKey(id, new ReplaceOwner(expected, record)));
+  }
+
+  /** Compare-and-set of an owner record, run by Hazelcast on the entry's partition (and its backup). */
+  static final class ReplaceOwner implements EntryProcessor<String, String, Boolean> {
+    private static final long serialVersionUID = 1L;
+    private final String expected;
+    private final String now;
+
+    ReplaceOwner(String expected, String now) {
+      this.expected = expected;
+      this.now = now;
+    }
+
+    @Override
+    public Boolean process(Map.Entry<String, String> entry) {
+      if (!expected.equals(entry.getValue())) {
+        return false;
+      }
+      entry.setValue(now);
+      return true;
+    }
   }
 
   @Override

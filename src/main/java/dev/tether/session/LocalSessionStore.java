@@ -53,6 +53,11 @@ final class LocalSessionStore extends SessionStore {
   }
 
   @Override
+  Future<Boolean> claimFrom(String id, String expected, String record) {
+    return Future.succeededFuture(owners.replace(id, expected, record));
+  }
+
+  @Override
   Future<Void> save(String id, Buffer state) {
     return Future.succeededFuture();
   }

@@ -239,7 +239,7 @@ public final class SessionServer {
         p.fail(new IllegalStateException("session limit " + options.maxSessions() + " reached"));
         return;
       }
-      install(s, null, 0, false).onComplete(ar -> {
+      install(s, null, 0, false, null).onComplete(ar -> {
         if (ar.succeeded()) {
           p.complete(s.hex);
         } else {
@@ -289,11 +289,13 @@ public final class SessionServer {
    * application gets it and {@code c} (when still waiting for its WELCOME) is attached, else it
    * waits detached. The session is in {@link #sessions} from the start (a second resume finds it).
    */
-  private Future<Void> install(ServerSession s, Connection c, long peerLast, boolean isNew) {
+  private Future<Void> install(ServerSession s, Connection c, long peerLast, boolean isNew, String from) {
     sessions.put(s.hex, s);
     sessionCount.set(sessions.size());
     expired.remove(s.hex);
-    Future<Void> stored = store.claim(s.hex, takeover.record());
+    Future<Void> stored = from == null ? store.claim(s.hex, takeover.record())
+      : store.claimFrom(s.hex, from, takeover.record()).compose(won -> won ? Future.succeededFuture()
+        : Future.failedFuture(new LostClaim()));
     if (replicating) {
       long sent = s.state.lastSent;
       long received = s.state.lastReceived;
@@ -303,6 +305,17 @@ public final class SessionServer {
       });
     }
     return stored.transform(ar -> {
+      if (ar.failed() && ar.cause() instanceof LostClaim) {
+        // the directory changed since the fetch (the NODE_LOST sweep rebuilt it elsewhere from its
+        // replica): this copy is not the session's; drop it unexposed and look again
+        log.info("session {}: its owner changed during the takeover, looking it up again", s.hex);
+        s.handedOff = true;
+        s.end();
+        if (c != null && c.state == ConnState.RESOLVING) {
+          takeover.fetch(s.hex).onComplete(again -> c.fetched(s.hex, peerLast, again));
+        }
+        return Future.failedFuture(ar.cause());
+      }
       if (ar.failed()) {
         log.warn("session {}: could not record it in the session store: {}", s.hex, ar.cause().toString());
         s.end();
@@ -653,6 +666,13 @@ public final class SessionServer {
   }
 
   /** RESOLVING: HELLO seen, reading paused while the session is brought here or recorded. */
+  /** A takeover's claim lost to another (the directory no longer names the owner it came from). */
+  private static final class LostClaim extends RuntimeException {
+    LostClaim() {
+      super("the session's owner changed during the takeover", null, false, false);
+    }
+  }
+
   private enum ConnState { AWAIT_HELLO, RESOLVING, ATTACHED, CLOSED }
 
   /** One accepted connection: decodes frames, runs HELLO/WELCOME, then carries a session. */
@@ -786,7 +806,7 @@ public final class SessionServer {
           IDS.nextBytes(nid);
         } while (Frames.isZero(nid) || sessions.containsKey(Frames.hex(nid)));
         resolving();
-        install(new ServerSession(new SessionState(nid)), this, 0, true);
+        install(new ServerSession(new SessionState(nid)), this, 0, true, null);
         return;
       }
       String hex = Frames.hex(id);
@@ -812,11 +832,12 @@ public final class SessionServer {
     }
 
     /** The outcome of {@link SessionTakeover#fetch} for this connection's HELLO (on the event loop). */
-    void fetched(String hex, long peerLast, io.vertx.core.AsyncResult<Buffer> ar) {
+    void fetched(String hex, long peerLast, io.vertx.core.AsyncResult<SessionTakeover.Fetched> ar) {
       if (ar.succeeded() && ar.result() != null) {
         ServerSession s;
+        String from = ar.result().from();
         try {
-          s = new ServerSession(SessionState.fromBuffer(ar.result()));
+          s = new ServerSession(SessionState.fromBuffer(ar.result().state()));
         } catch (RuntimeException e) {
           log.error("session {}: unreadable state from its previous owner: {}", hex, e.toString());
           fail(Frames.E_UNKNOWN_SESSION, "session " + hex + " could not be taken over", false);
@@ -829,9 +850,9 @@ public final class SessionServer {
           takeovers.incrementAndGet();
           if (state == ConnState.RESOLVING && peerLast > s.state.lastSent) {
             fail(Frames.E_BAD_SEQ, "peer claims seq " + peerLast + " but only " + s.state.lastSent + " were sent", true);
-            install(s, null, 0, false);
+            install(s, null, 0, false, from);
           } else {
-            install(s, this, peerLast, false); // kept (detached) even if this connection has gone
+            install(s, this, peerLast, false, from); // kept (detached) even if this connection has gone
           }
           return;
         }

@@ -44,6 +44,12 @@ abstract class SessionStore {
   /** Records {@code record} as the owner of session {@code id}. */
   abstract Future<Void> claim(String id, String record);
 
+  /**
+   * Atomically records {@code record} as the owner of session {@code id} if its owner is still
+   * {@code expected} (a takeover: two instances can never both win); completes with whether it did.
+   */
+  abstract Future<Boolean> claimFrom(String id, String expected, String record);
+
   /** Writes the replica of session {@code id} (only when {@link #replicating()}). */
   abstract Future<Void> save(String id, Buffer state);
 

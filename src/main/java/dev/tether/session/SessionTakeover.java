@@ -43,8 +43,6 @@ public final class SessionTakeover {
   /** How long a resume waits for a session's owner (or for the sweep) before ERROR 206. */
   static final long FETCH_DEADLINE_MS = 4_000;
   private static final long RETRY_MS = 50;
-  /** How long "the owner does not hold it" may be a takeover in progress elsewhere. */
-  private static final long NOT_HERE_GRACE_MS = 1_000;
   private static final long REQUEST_TIMEOUT_MS = 2_000;
   /** Open session servers of each Vert.x, for the NODE_LOST sweep (values never refer to Vert.x). */
   private static final Map<Vertx, List<SessionServer>> SERVERS = new WeakHashMap<>();
@@ -101,12 +99,17 @@ public final class SessionTakeover {
 
   /**
    * Brings session {@code hex} here: completes with its serialised state (already removed from
-   * its previous owner), with null when the directory says this instance owns it (it arrived
+   * its previous owner; it becomes this instance's only if the directory still names that owner
+   * when this instance claims it, {@link SessionStore#claimFrom}), with null when the directory says this instance owns it (it arrived
    * meanwhile), or fails with a {@link ProtocolException} carrying the ERROR code to send: 200
    * unknown, 201 lost with its node, 206 not reachable in time (resume again).
    */
-  Future<Buffer> fetch(String hex) {
-    Promise<Buffer> p = Promise.promise();
+  /** A session brought from its owner: its state and the owner record it was fetched from. */
+  record Fetched(Buffer state, String from) {
+  }
+
+  Future<Fetched> fetch(String hex) {
+    Promise<Fetched> p = Promise.promise();
     attempt(hex, p, System.currentTimeMillis() + FETCH_DEADLINE_MS, null, 0);
     return p.future();
   }
@@ -115,7 +118,7 @@ public final class SessionTakeover {
    * @param previous the owner record whose owner just said it does not hold the session, or null
    * @param notHereSince when an owner first said so (0: not yet)
    */
-  private void attempt(String hex, Promise<Buffer> p, long deadline, String previous, long notHereSince) {
+  private void attempt(String hex, Promise<Fetched> p, long deadline, String previous, long notHereSince) {
     store.owner(hex).onComplete(ar -> {
       if (ar.failed()) {
         later(hex, p, deadline, "session directory unavailable: " + ar.cause());
@@ -146,11 +149,13 @@ public final class SessionTakeover {
       if (rec.equals(previous)) {
         // the owner said it does not hold it and the directory has not changed since: another
         // instance may be taking it over right now (its claim is on the way); after a while, unknown
-        if (System.currentTimeMillis() - notHereSince < NOT_HERE_GRACE_MS) {
-          vertx.setTimer(RETRY_MS, t -> attempt(hex, p, deadline, null, notHereSince));
+        // (or the owner is closing or crashing: the cluster will take its sessions over): ask again
+        // until the deadline, then ERROR 206
+        if (System.currentTimeMillis() >= deadline) {
+          p.fail(new ProtocolException(Frames.E_RETRY, "session " + hex + ": its owner " + o.node()
+            + " does not hold it, and no other does yet; resume again"));
         } else {
-          p.fail(new ProtocolException(Frames.E_UNKNOWN_SESSION, "unknown session " + hex + " (its owner "
-            + o.node() + " no longer holds it)"));
+          vertx.setTimer(RETRY_MS, t -> attempt(hex, p, deadline, null, notHereSince));
         }
         return;
       }
@@ -164,7 +169,7 @@ public final class SessionTakeover {
         .onComplete(r -> {
           if (r.succeeded()) {
             log.debug("session {} handed over by {} ({})", hex, o.node(), o.address());
-            p.complete(r.result().body());
+            p.complete(new Fetched(r.result().body(), rec));
           } else if (r.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
             attempt(hex, p, deadline, rec, notHereSince == 0 ? System.currentTimeMillis() : notHereSince);
           } else {
@@ -174,7 +179,7 @@ public final class SessionTakeover {
     });
   }
 
-  private void later(String hex, Promise<Buffer> p, long deadline, String why) {
+  private void later(String hex, Promise<Fetched> p, long deadline, String why) {
     if (System.currentTimeMillis() >= deadline) {
       p.fail(new ProtocolException(Frames.E_RETRY, why + "; resume again"));
       return;
