@@ -117,6 +117,7 @@ public class ClusterVerticle extends VerticleBase {
   private boolean sweeping;
   private boolean sweepAgain;
   private boolean writing;
+  private boolean checkingSafe;
   private int published;
   private long timer = -1;
 
@@ -152,6 +153,7 @@ public class ClusterVerticle extends VerticleBase {
       early.clear();
       refresh();
       warnAboutNamesakes();
+      checkSafe();
       timer = vertx.setPeriodic(PUBLISH_INTERVAL_MS, t -> publishSessions());
       log.info("node {} is cluster member {} of {}: {}", node, self, hazelcast.getConfig().getClusterName(),
         view.names(node));
@@ -307,7 +309,20 @@ public class ClusterVerticle extends VerticleBase {
     }
   }
 
+  /** Asks Hazelcast whether every partition's backup is in sync (may call other members: not ordered, not on the loop). */
+  private void checkSafe() {
+    if (checkingSafe || stopped) {
+      return;
+    }
+    checkingSafe = true;
+    vertx.executeBlocking(() -> hazelcast.getPartitionService().isClusterSafe(), false).onComplete(ar -> {
+      checkingSafe = false;
+      view.safe(ar.succeeded() && ar.result());
+    });
+  }
+
   private void publishSessions() {
+    checkSafe();
     int n = SessionServer.sessionsHeld(vertx);
     if (n == published || writing || stopped) {
       return;

@@ -144,6 +144,11 @@ public final class SessionServer {
     return takeover;
   }
 
+  /** Whether this instance holds session {@code hex} now. Event loop only. */
+  boolean holds(String hex) {
+    return sessions.containsKey(hex);
+  }
+
   /** Sessions held now (attached or waiting for a resume); readable from any thread. */
   public int sessionCount() {
     return sessionCount.get();
@@ -299,16 +304,30 @@ public final class SessionServer {
     if (replicating) {
       long sent = s.state.lastSent;
       long received = s.state.lastReceived;
-      stored = stored.compose(v -> store.save(s.hex, s.state.toBuffer())).onSuccess(v -> {
-        s.committedSent = Math.max(s.committedSent, sent);
-        s.committedReceived = Math.max(s.committedReceived, received);
-      });
+      stored = stored.compose(v -> store.save(s.hex, s.state.toBuffer()).transform(saved -> {
+        if (saved.succeeded()) {
+          s.committedSent = Math.max(s.committedSent, sent);
+          s.committedReceived = Math.max(s.committedReceived, received);
+        } else if (from != null) {
+          // claimed (the directory names this instance now) but the replica write failed: keep the
+          // session, expose nothing beyond what the previous owner committed (committed marks 0:
+          // WELCOME says 0, the client resends what it holds), and commit again
+          log.warn("session {}: replica write after the takeover failed, retrying: {}", s.hex, saved.cause().toString());
+          context.runOnContext(x -> s.changed());
+        } else {
+          return Future.failedFuture(saved.cause());
+        }
+        return Future.succeededFuture();
+      }));
     }
     return stored.transform(ar -> {
-      if (ar.failed() && ar.cause() instanceof LostClaim) {
-        // the directory changed since the fetch (the NODE_LOST sweep rebuilt it elsewhere from its
-        // replica): this copy is not the session's; drop it unexposed and look again
-        log.info("session {}: its owner changed during the takeover, looking it up again", s.hex);
+      if (ar.failed() && from != null) {
+        // a takeover whose claim lost (the directory changed since the fetch: the NODE_LOST sweep
+        // rebuilt it elsewhere from its replica) or failed (e.g. the partition's primary died with
+        // the old owner): this copy was never exposed and is not known to be the session's; drop
+        // it without touching the directory or the replica, and look again
+        log.info("session {}: taking it over failed ({}), looking it up again", s.hex,
+          ar.cause() instanceof LostClaim ? "its owner changed meanwhile" : ar.cause().toString());
         s.handedOff = true;
         s.end();
         if (c != null && c.state == ConnState.RESOLVING) {

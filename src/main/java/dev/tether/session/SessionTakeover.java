@@ -143,7 +143,13 @@ public final class SessionTakeover {
         return;
       }
       if (o.address().equals(address)) {
-        p.complete(null);
+        if (server.holds(hex)) {
+          p.complete(null);
+        } else {
+          // the directory still names this instance although it gave the session away: the new
+          // owner's claim is on its way (or this copy ended and its removal is): ask again
+          later(hex, p, deadline, "session " + hex + " is being moved from here; its new owner has not claimed it yet");
+        }
         return;
       }
       if (rec.equals(previous)) {
