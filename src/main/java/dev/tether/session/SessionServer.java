@@ -66,6 +66,14 @@ public final class SessionServer {
       return size() > TOMBSTONES;
     }
   };
+  /**
+   * States this instance handed off in the last {@link #GIVEN_TTL_MS}: should the taker's reply get
+   * lost (its request timed out), the next request for the session gets the same state again. Safe
+   * because a taker installs a state only if its compare-and-set on the directory still finds this
+   * instance as the owner: once one taker claimed it, a second copy is dropped unexposed.
+   */
+  private final Map<String, Buffer> given = new HashMap<>();
+  private static final long GIVEN_TTL_MS = 30_000;
   /** Mirror of sessions.size() for other threads (and for {@link #sessionsHeld}). */
   private final AtomicInteger sessionCount = new AtomicInteger();
   private final java.util.concurrent.atomic.AtomicLong takeovers = new java.util.concurrent.atomic.AtomicLong();
@@ -193,7 +201,13 @@ public final class SessionServer {
     return Future.future(p -> context.runOnContext(v -> {
       ServerSession s = sessions.get(id);
       if (s == null) {
-        p.fail(new SessionLostException(id, Frames.E_UNKNOWN_SESSION, "unknown session " + id, 0));
+        Buffer again = given.get(id);
+        if (again != null) {
+          log.debug("session {} handed off again (the previous taker did not claim it)", id);
+          p.complete(again);
+        } else {
+          p.fail(new SessionLostException(id, Frames.E_UNKNOWN_SESSION, "unknown session " + id, 0));
+        }
         return;
       }
       s.handOffPending = true; // no new commit starts; the next owner writes the replica
@@ -215,6 +229,8 @@ public final class SessionServer {
         c.fail(Frames.E_SUPERSEDED, "session moved", false);
       }
       Buffer state = s.state.toBuffer();
+      given.put(id, state);
+      vertx.setTimer(GIVEN_TTL_MS, t -> given.remove(id, state));
       s.handedOff = true;
       s.end();
       log.debug("session {} handed off ({} frames retained)", id, s.state.retained.size());
@@ -295,6 +311,7 @@ public final class SessionServer {
    * waits detached. The session is in {@link #sessions} from the start (a second resume finds it).
    */
   private Future<Void> install(ServerSession s, Connection c, long peerLast, boolean isNew, String from) {
+    given.remove(s.hex);
     sessions.put(s.hex, s);
     sessionCount.set(sessions.size());
     expired.remove(s.hex);

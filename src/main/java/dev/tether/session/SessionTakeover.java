@@ -43,7 +43,11 @@ public final class SessionTakeover {
   /** How long a resume waits for a session's owner (or for the sweep) before ERROR 206. */
   static final long FETCH_DEADLINE_MS = 4_000;
   private static final long RETRY_MS = 50;
-  private static final long REQUEST_TIMEOUT_MS = 2_000;
+  /**
+   * A hand-off takes milliseconds; a request unanswered this long is asked again (the owner hands the
+   * same state out again if the first reply was lost: SessionServer's "given" states).
+   */
+  private static final long REQUEST_TIMEOUT_MS = 300;
   /** Open session servers of each Vert.x, for the NODE_LOST sweep (values never refer to Vert.x). */
   private static final Map<Vertx, List<SessionServer>> SERVERS = new WeakHashMap<>();
 
