@@ -265,7 +265,7 @@ public class ClusterVerticle extends VerticleBase {
    */
   private void publishLost(Lost lost) {
     Entry entry = lost.entry();
-    SessionTakeover.takeOverFrom(vertx, lost.member(), entry.node())
+    SessionTakeover.takeOverFrom(vertx, lost.member(), entry.node(), !entry.leaving())
       .recover(err -> {
         log.warn("taking over the sessions of lost node {} failed: {}", entry.node(), err.toString());
         return Future.succeededFuture(new SessionTakeover.Outcome(0, 0, false));

@@ -215,6 +215,15 @@ public final class SessionTakeover {
    *     known = false when this node runs no session server (the counts are then unknown)
    */
   public static Future<Outcome> takeOverFrom(Vertx vertx, String member, String node) {
+    return takeOverFrom(vertx, member, node, true);
+  }
+
+  /**
+   * As {@link #takeOverFrom(Vertx, String, String)}; with {@code rebuild} false (a node that left on
+   * purpose, whose sessions were ended and reported as it closed) any entry it left behind is only
+   * marked lost.
+   */
+  public static Future<Outcome> takeOverFrom(Vertx vertx, String member, String node, boolean rebuild) {
     Map<String, List<SessionServer>> byName = new LinkedHashMap<>();
     synchronized (SERVERS) {
       for (SessionServer s : SERVERS.getOrDefault(vertx, List.of())) {
@@ -228,7 +237,7 @@ public final class SessionTakeover {
     }
     List<Future<int[]>> parts = new ArrayList<>();
     for (List<SessionServer> instances : byName.values()) {
-      parts.add(takeOver(vertx, instances, member, node));
+      parts.add(takeOver(vertx, instances, member, node, rebuild));
     }
     return Future.all(parts).map(cf -> {
       int held = 0;
@@ -241,7 +250,8 @@ public final class SessionTakeover {
     });
   }
 
-  private static Future<int[]> takeOver(Vertx vertx, List<SessionServer> instances, String member, String node) {
+  private static Future<int[]> takeOver(Vertx vertx, List<SessionServer> instances, String member, String node,
+                                        boolean rebuild) {
     SessionStore store = instances.get(0).takeover().store;
     return vertx.executeBlocking(() -> {
       Map<String, String> owned = store.ownedByBlocking(member);
@@ -252,7 +262,7 @@ public final class SessionTakeover {
       for (Map.Entry<String, String> e : owned.entrySet()) {
         String id = e.getKey();
         SessionStore.Owner o = SessionStore.Owner.parse(e.getValue());
-        Buffer replica = o.replicated() ? store.replicaBlocking(id) : null;
+        Buffer replica = rebuild && o.replicated() ? store.replicaBlocking(id) : null;
         if (replica != null) {
           SessionServer s = instances.get(next++ % instances.size());
           if (store.replaceBlocking(id, e.getValue(), s.takeover().record())) {

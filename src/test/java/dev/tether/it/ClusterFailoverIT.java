@@ -105,6 +105,9 @@ class ClusterFailoverIT {
     assertThat(r.corrupted()).as("%s", r).isZero();
     assertThat(r.received()).isEqualTo(r.sent());
     assertThat(r.resumes()).isGreaterThanOrEqualTo(CLIENTS);
+    // information (no timing assertion): connection lost -> first message delivered after the resume
+    List<Long> ms = r.resumeLatenciesNanos().stream().map(n -> n / 1_000_000).sorted().toList();
+    System.out.printf("ClusterFailoverIT: resume after kill -9, ms (connection lost -> first message): %s%n", ms);
 
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     URI lost = URI.create("http://127.0.0.1:" + (8180 + offset) + "/events?kind=NODE_LOST");
