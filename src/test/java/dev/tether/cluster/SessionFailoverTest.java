@@ -117,6 +117,41 @@ class SessionFailoverTest {
   }
 
   @Test
+  @Timeout(value = 120, unit = TimeUnit.SECONDS)
+  void outputCommitNothingReachesTheClientBeforeItIsOnTheReplica() throws Exception {
+    ClusterNode a = node("node-a", "backup");
+    ClusterNode b = node("node-b", "backup");
+    Peer peer = Peer.connect(clients, a.sessionPort);
+    peer.write(Frames.hello(new byte[Frames.ID_BYTES], 0));
+    await().atMost(Duration.ofSeconds(20)).until(() -> !peer.frames().isEmpty());
+    String id = Frames.hex(peer.frames().get(0).id());
+    com.hazelcast.map.IMap<String, byte[]> replicas = b.hazelcast().getMap("tether.session.session.state");
+    // the WELCOME of a new session comes after its replica exists
+    assertThat(replicas.get(id)).isNotNull();
+    for (int i = 1; i <= 40; i++) {
+      peer.write(Frames.data(i, Buffer.buffer("x" + i)));
+      int seq = i;
+      // an echo and an ACK arrive only once the replica (read here from the other member) has them
+      await().atMost(Duration.ofSeconds(20)).until(() -> peer.lastAck() >= seq && peer.dataSeqs().contains((long) seq));
+      dev.tether.session.SessionState st = dev.tether.session.SessionState.fromBuffer(Buffer.buffer(replicas.get(id)));
+      assertThat(st.lastReceived()).as("replica's last received when ACK %d arrived", seq).isGreaterThanOrEqualTo(seq);
+      assertThat(st.lastSent()).as("replica's last sent when DATA %d arrived", seq).isGreaterThanOrEqualTo(seq);
+    }
+    // the echoes are retained (not acknowledged by this peer): all 40 are on the replica, in order
+    dev.tether.session.SessionState st = dev.tether.session.SessionState.fromBuffer(Buffer.buffer(replicas.get(id)));
+    assertThat(st.retained().size()).isEqualTo(40);
+    assertThat(st.retained().firstSeq()).isEqualTo(1);
+    // an ACK's release is written with the next change (not on its own): after DATA 41, only its echo is retained
+    peer.write(Frames.ack(40));
+    peer.write(Frames.data(41, Buffer.buffer("x41")));
+    await().atMost(Duration.ofSeconds(20)).until(() -> peer.dataSeqs().contains(41L));
+    st = dev.tether.session.SessionState.fromBuffer(Buffer.buffer(replicas.get(id)));
+    assertThat(st.retained().size()).isEqualTo(1);
+    assertThat(st.retained().firstSeq()).isEqualTo(41);
+    assertThat(a.session.server().sessionCount()).isEqualTo(1);
+  }
+
+  @Test
   @Timeout(value = 150, unit = TimeUnit.SECONDS)
   void underLoadSessionsMoveBetweenNodesExactlyOnceInOrder() throws Exception {
     ClusterNode a = node("node-a", null);
