@@ -1,5 +1,7 @@
 package dev.tether.net;
 
+import dev.tether.MemoryBudget;
+import dev.tether.MemoryShedException;
 import dev.tether.Tether;
 import dev.tether.event.Action;
 import dev.tether.event.Decision;
@@ -112,6 +114,15 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   private Runnable endHook;
   /** What must live as long as this socket (the client that connected it: Vert.x closes collected clients). */
   private Object keepAlive;
+  /** This connection's share of the node's memory budget (its pending cost, plus what others charge to it). */
+  private MemoryBudget.Account memory;
+  /** The pending cost charged to {@link #memory} (kept equal to cost() after every change). */
+  private long memoryCost;
+  /** Reading paused by the user (pause/resume), and by the memory budget: the socket reads when neither. */
+  private boolean userPaused;
+  private boolean memoryPaused;
+  /** Demand a user's fetch asked for while the memory budget held reading. */
+  private long heldFetch;
 
   // Handlers: set from any thread, read on the event loop
   private volatile Handler<Void> drainHandler;
@@ -175,6 +186,22 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   private void install() {
     requireLoop("wrap");
     recorder.connections(server, 1);
+    memory = Tether.of(vertx).memory().open("connection", id, new MemoryBudget.Holder() {
+      @Override
+      public void pauseReading() {
+        context.runOnContext(v -> memoryPause(true));
+      }
+
+      @Override
+      public void resumeReading() {
+        context.runOnContext(v -> memoryPause(false));
+      }
+
+      @Override
+      public void shed(String reason) {
+        context.runOnContext(v -> callbacks.run(() -> shedForMemory(reason)));
+      }
+    });
     if (!NettyAccess.addFirstOutbound(socket, WriteTracker.NAME, tracker)) {
       // already closed: nothing can be written, the close handler will report
       log.debug("{} closed before tracking started", id);
@@ -381,20 +408,62 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   @Override
   public TrackedSocket pause() {
+    if (!onLoop()) {
+      context.runOnContext(v -> pause());
+      return this;
+    }
+    userPaused = true;
     socket.pause();
     return this;
   }
 
   @Override
   public TrackedSocket resume() {
-    socket.resume();
+    if (!onLoop()) {
+      context.runOnContext(v -> resume());
+      return this;
+    }
+    userPaused = false;
+    if (!memoryPaused) {
+      socket.resume();
+    }
     return this;
   }
 
   @Override
   public TrackedSocket fetch(long amount) {
-    socket.fetch(amount);
+    if (!onLoop()) {
+      context.runOnContext(v -> fetch(amount));
+      return this;
+    }
+    if (memoryPaused) {
+      heldFetch = heldFetch + amount < 0 ? Long.MAX_VALUE : heldFetch + amount;
+    } else {
+      socket.fetch(amount);
+    }
     return this;
+  }
+
+  /** The memory budget's back-pressure: reading stops while on, whatever the user asked (event loop). */
+  private void memoryPause(boolean on) {
+    if (on == memoryPaused || state == State.CLOSED) {
+      return;
+    }
+    memoryPaused = on;
+    if (on) {
+      socket.pause();
+    } else if (!userPaused) {
+      socket.resume();
+    } else if (heldFetch > 0) {
+      long n = heldFetch;
+      heldFetch = 0;
+      socket.fetch(n);
+    }
+  }
+
+  @Override
+  public MemoryBudget.Account memory() {
+    return memory;
   }
 
   @Override
@@ -506,6 +575,16 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
       overflow(n, waiter);
       return;
     }
+    if (!memory.charge(n + TrackingOptions.WRITE_OVERHEAD_BYTES)) {
+      // the node's memory budget chose this connection for shedding: nothing more is retained
+      recorder.write(server, "rejected");
+      if (waiter != null) {
+        IllegalStateException ex = new IllegalStateException("connection " + id + " is being shed by the node memory budget");
+        callbacks.post(Kind.RECEIPT, () -> waiter.fail(ex));
+      }
+      return;
+    }
+    memoryCost += n + TrackingOptions.WRITE_OVERHEAD_BYTES;
     TrackedWrite w = ledger.accept(new TrackedWrite(channel, tracker, data, waiter, receipt), n);
     recorder.pending(server, n);
     if (cost() >= highWaterMark) {
@@ -536,6 +615,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     boolean done = ledger.flushed(w, bytes);
     recorder.flushed(server, bytes);
     recorder.pending(server, -bytes);
+    creditMemory();
     if (done) {
       recorder.write(server, "ok");
       long nanos = System.nanoTime() - w.acceptedAt;
@@ -555,6 +635,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   private int giveUp(TrackedWrite w, FailureKind kind, Throwable cause) {
     long unsentFrom = w.firstUnflushed();
     int bytes = ledger.giveUp(w);
+    creditMemory();
     if (bytes > 0) {
       recorder.unsent(server, kind, bytes);
       recorder.pending(server, -bytes);
@@ -569,6 +650,15 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
       }
     }
     return bytes;
+  }
+
+  /** Returns to the memory budget what the pending cost no longer holds. */
+  private void creditMemory() {
+    long c = cost();
+    if (c < memoryCost) {
+      memory.credit(memoryCost - c);
+      memoryCost = c;
+    }
   }
 
   private void checkDrain() {
@@ -767,6 +857,38 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     }
   }
 
+  /**
+   * Shed by the node's memory budget: reported as WRITE_QUEUE_OVERFLOW with the pending bytes, and
+   * closed at once. Shedding is not a policy's choice (the memory must come back); the outcome is
+   * the close's.
+   */
+  private void shedForMemory(String reason) {
+    if (state == State.CLOSED || closingFor != null) {
+      return;
+    }
+    long requested = 0;
+    long flushed = 0;
+    long offset = ledger.accepted();
+    boolean first = true;
+    for (var it = ledger.openEntries(); it.hasNext(); ) {
+      TrackedWrite e = it.next();
+      requested += e.length();
+      flushed += e.flushedBytes();
+      if (first) {
+        offset = e.firstUnflushed();
+        first = false;
+      }
+    }
+    MemoryShedException cause = new MemoryShedException(reason, memory.bytes());
+    FailureEvent e = event(FailureKind.WRITE_QUEUE_OVERFLOW, Direction.WRITE, requested, flushed, offset, cause, 1, false);
+    Handler<FailureEvent> h = failureHandler;
+    if (h != null) {
+      callbacks.post(Kind.FAILURE, () -> h.handle(e));
+    }
+    callbacks.post(Kind.HOOK, () -> reporter.report(e)); // counted, logged, published; no decision awaited
+    closeFor(e, new Decision(Action.CLOSE, 0, "memory-budget", false, "shed by the node memory budget"));
+  }
+
   private void armTimeout() {
     if (timeoutTimer == -1 && options.writeTimeoutMs() > 0 && state != State.CLOSED) {
       timeoutTimer = vertx.setTimer(options.writeTimeoutMs(), t -> callbacks.run(this::onTimeoutTimer));
@@ -888,6 +1010,8 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     }
     state = State.CLOSED;
     try {
+      memoryCost = 0;
+      memory.close();
       recorder.connections(server, -1);
     } finally {
       Runnable hook = endHook;
