@@ -138,6 +138,11 @@ final class HazelcastSessionStore extends SessionStore {
   }
 
   @Override
+  Future<Buffer> replica(String id) {
+    return this.<byte[]>async(() -> states.getAsync(id)).map(b -> b == null ? null : Buffer.buffer(b));
+  }
+
+  @Override
   Map<String, String> ownedByBlocking(String m) {
     Map<String, String> mine = new HashMap<>();
     String prefix = m + "|";

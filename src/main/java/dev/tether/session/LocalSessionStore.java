@@ -73,6 +73,11 @@ final class LocalSessionStore extends SessionStore {
   }
 
   @Override
+  Future<Buffer> replica(String id) {
+    return Future.succeededFuture();
+  }
+
+  @Override
   Map<String, String> ownedByBlocking(String member) {
     return Map.of();
   }

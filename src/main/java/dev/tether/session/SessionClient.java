@@ -252,6 +252,11 @@ public final class SessionClient {
   }
 
   private void dial() {
+    if (!onContextNow()) {
+      // a failed connect may complete off the client's context: the next socket must belong to it
+      context.runOnContext(v -> dial());
+      return;
+    }
     String target = servers.get(server);
     int colon = target.lastIndexOf(':');
     String host = target.substring(0, colon);
@@ -289,6 +294,10 @@ public final class SessionClient {
   }
 
   private void retry() {
+    if (!onContextNow()) {
+      context.runOnContext(v -> retry());
+      return;
+    }
     if (System.nanoTime() - lostAt > options.reconnectTimeoutMs() * 1_000_000L) {
       fail(lost(0, "could not " + (id == null ? "open" : "resume") + " the session within "
         + options.reconnectTimeoutMs() + " ms; " + retained.size() + " messages unacknowledged"));

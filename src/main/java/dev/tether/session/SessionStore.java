@@ -59,6 +59,9 @@ abstract class SessionStore {
   /** The owner record of session {@code id}, or null. */
   abstract Future<String> owner(String id);
 
+  /** The replica of session {@code id}, or null. */
+  abstract Future<Buffer> replica(String id);
+
   /** Entries of the directory whose owner is {@code member}. Blocks. */
   abstract Map<String, String> ownedByBlocking(String member);
 

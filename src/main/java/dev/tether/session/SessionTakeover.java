@@ -44,6 +44,11 @@ public final class SessionTakeover {
   static final long FETCH_DEADLINE_MS = 4_000;
   private static final long RETRY_MS = 50;
   /**
+   * How long a resume waits for the NODE_LOST sweep after seeing the owner's member gone before it
+   * takes a replicated session from its replica itself (the sweep normally takes milliseconds).
+   */
+  private static final long SWEEP_GRACE_MS = 2_000;
+  /**
    * A hand-off takes milliseconds; a request unanswered this long is asked again (the owner hands the
    * same state out again if the first reply was lost: SessionServer's "given" states).
    */
@@ -101,6 +106,10 @@ public final class SessionTakeover {
     }
   }
 
+  /** A session brought from its owner: its state and the owner record it was fetched from. */
+  record Fetched(Buffer state, String from) {
+  }
+
   /**
    * Brings session {@code hex} here: completes with its serialised state (already removed from
    * its previous owner; it becomes this instance's only if the directory still names that owner
@@ -108,24 +117,22 @@ public final class SessionTakeover {
    * meanwhile), or fails with a {@link ProtocolException} carrying the ERROR code to send: 200
    * unknown, 201 lost with its node, 206 not reachable in time (resume again).
    */
-  /** A session brought from its owner: its state and the owner record it was fetched from. */
-  record Fetched(Buffer state, String from) {
-  }
-
   Future<Fetched> fetch(String hex) {
     Promise<Fetched> p = Promise.promise();
-    attempt(hex, p, System.currentTimeMillis() + FETCH_DEADLINE_MS, null, 0);
+    attempt(hex, p, System.currentTimeMillis() + FETCH_DEADLINE_MS, null, 0, new long[1]);
     return p.future();
   }
 
   /**
    * @param previous the owner record whose owner just said it does not hold the session, or null
    * @param notHereSince when an owner first said so (0: not yet)
+   * @param deadSince {@code [0]}: when this fetch first found the owner's member gone (0: not yet)
    */
-  private void attempt(String hex, Promise<Fetched> p, long deadline, String previous, long notHereSince) {
+  private void attempt(String hex, Promise<Fetched> p, long deadline, String previous, long notHereSince,
+                       long[] deadSince) {
     store.owner(hex).onComplete(ar -> {
       if (ar.failed()) {
-        later(hex, p, deadline, "session directory unavailable: " + ar.cause());
+        later(hex, p, deadline, "session directory unavailable: " + ar.cause(), deadSince);
         return;
       }
       String rec = ar.result();
@@ -152,7 +159,8 @@ public final class SessionTakeover {
         } else {
           // the directory still names this instance although it gave the session away: the new
           // owner's claim is on its way (or this copy ended and its removal is): ask again
-          later(hex, p, deadline, "session " + hex + " is being moved from here; its new owner has not claimed it yet");
+          later(hex, p, deadline, "session " + hex + " is being moved from here; its new owner has not claimed it yet",
+            deadSince);
         }
         return;
       }
@@ -165,13 +173,33 @@ public final class SessionTakeover {
           p.fail(new ProtocolException(Frames.E_RETRY, "session " + hex + ": its owner " + o.node()
             + " does not hold it, and no other does yet; resume again"));
         } else {
-          vertx.setTimer(RETRY_MS, t -> attempt(hex, p, deadline, null, notHereSince));
+          vertx.setTimer(RETRY_MS, t -> attempt(hex, p, deadline, null, notHereSince, deadSince));
         }
         return;
       }
       if (!store.alive(o.member())) {
+        long now = System.currentTimeMillis();
+        if (deadSince[0] == 0) {
+          deadSince[0] = now;
+        }
+        if (o.replicated() && now - deadSince[0] >= SWEEP_GRACE_MS) {
+          // the NODE_LOST sweep should have rebuilt it by now (its reporter runs no such server, or
+          // died during the sweep): take it from the replica here; the compare-and-set claim on
+          // the dead owner's record keeps this from racing a late sweep
+          store.replica(hex).onComplete(rr -> {
+            if (rr.succeeded() && rr.result() != null) {
+              log.info("session {} of gone node {} taken from its replica here (no NODE_LOST sweep took it)", hex,
+                o.node());
+              p.complete(new Fetched(rr.result(), rec));
+            } else {
+              later(hex, p, deadline, "session " + hex + " belonged to node " + o.node()
+                + ", which is gone, and its replica cannot be read", deadSince);
+            }
+          });
+          return;
+        }
         later(hex, p, deadline, "session " + hex + " belonged to node " + o.node()
-          + ", which is gone; the cluster has not taken its sessions over yet");
+          + ", which is gone; the cluster has not taken its sessions over yet", deadSince);
         return;
       }
       vertx.eventBus().<Buffer>request(o.address(), new JsonObject().put("id", hex),
@@ -181,20 +209,21 @@ public final class SessionTakeover {
             log.debug("session {} handed over by {} ({})", hex, o.node(), o.address());
             p.complete(new Fetched(r.result().body(), rec));
           } else if (r.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
-            attempt(hex, p, deadline, rec, notHereSince == 0 ? System.currentTimeMillis() : notHereSince);
+            attempt(hex, p, deadline, rec, notHereSince == 0 ? System.currentTimeMillis() : notHereSince, deadSince);
           } else {
-            later(hex, p, deadline, "owner " + o.node() + " of session " + hex + " did not answer: " + r.cause());
+            later(hex, p, deadline, "owner " + o.node() + " of session " + hex + " did not answer: " + r.cause(),
+              deadSince);
           }
         });
     });
   }
 
-  private void later(String hex, Promise<Fetched> p, long deadline, String why) {
+  private void later(String hex, Promise<Fetched> p, long deadline, String why, long[] deadSince) {
     if (System.currentTimeMillis() >= deadline) {
       p.fail(new ProtocolException(Frames.E_RETRY, why + "; resume again"));
       return;
     }
-    vertx.setTimer(RETRY_MS, t -> attempt(hex, p, deadline, null, 0));
+    vertx.setTimer(RETRY_MS, t -> attempt(hex, p, deadline, null, 0, deadSince));
   }
 
   // -----------------------------------------------------------------------------------------------

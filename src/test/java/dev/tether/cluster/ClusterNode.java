@@ -191,6 +191,11 @@ final class ClusterNode implements AutoCloseable {
     closeQuietly();
   }
 
+  /** Undeploys this node's session server (the node stays in the cluster). */
+  void undeploySessionServer() throws Exception {
+    await(vertx.undeploy(sessionDeployment));
+  }
+
   void closeQuietly() {
     if (closed) {
       return;

@@ -226,6 +226,36 @@ class SessionFailoverTest {
 
   @Test
   @Timeout(value = 180, unit = TimeUnit.SECONDS)
+  void whenTheNodeLostReporterRunsNoSessionServerTheResumeTakesTheSessionFromItsReplica() throws Exception {
+    ClusterNode a = node("node-a", "backup");
+    ClusterNode b = node("node-b", "backup"); // the oldest survivor: it reports NODE_LOST but cannot take sessions over
+    ClusterNode c = node("node-c", "backup");
+    b.undeploySessionServer();
+    awaitSafe();
+    ChaosProxy proxy = await(ChaosProxy.start(clients, new ChaosOptions().setTargetPort(a.sessionPort).setSeed(4)));
+    SessionClientOptions options = new SessionClientOptions().setPort(proxy.port())
+      .addServer("127.0.0.1", c.sessionPort)
+      .setInitialBackoffMs(5).setMaxBackoffMs(100).setPingIntervalMs(200).setIdleTimeoutMs(3_000)
+      .setReconnectTimeoutMs(60_000);
+    EchoLoad load = new EchoLoad(clients, options, 2, 1024, 44);
+    await(load.start());
+    await().atMost(Duration.ofSeconds(60)).until(() -> load.delivered() >= 1_000);
+    long before = load.delivered();
+    crash(a, proxy);
+    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
+      .until(() -> load.delivered() >= before + 2_000);
+    EchoLoad.Result r = await(load.finish(30_000));
+    assertThat(r.failedSessions()).as("%s", r).isZero();
+    assertThat(r.lost()).as("%s", r).isZero();
+    assertThat(r.duplicated()).as("%s", r).isZero();
+    assertThat(r.outOfOrder()).as("%s", r).isZero();
+    assertThat(r.received()).isEqualTo(r.sent());
+    assertThat(c.session.server().takeovers()).isEqualTo(2);
+    await().atMost(Duration.ofSeconds(20)).until(() -> c.failuresOfKind("NODE_LOST") == 1);
+  }
+
+  @Test
+  @Timeout(value = 180, unit = TimeUnit.SECONDS)
   void withoutReplicationAResumeOfADeadNodesSessionIsRefusedAsLostAndCounted() throws Exception {
     ClusterNode a = node("node-a", "none");
     ClusterNode b = node("node-b", "none");
