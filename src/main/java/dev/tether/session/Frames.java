@@ -54,6 +54,12 @@ public final class Frames {
    * closes: resume to have it delivered again (the session is kept).
    */
   public static final int E_HANDLER_FAILED = 205;
+  /**
+   * The session is held elsewhere in the cluster and could not be brought here in time (its owner
+   * did not answer, or its node died and the cluster has not taken its sessions over yet): resume
+   * again, here or on another node.
+   */
+  public static final int E_RETRY = 206;
 
   private Frames() {
   }
