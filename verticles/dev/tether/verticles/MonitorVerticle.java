@@ -8,6 +8,8 @@ import dev.tether.event.FailureKind;
 import dev.tether.metrics.MicrometerRecorder;
 import dev.tether.metrics.TetherRecorder;
 import dev.tether.monitor.EventRing;
+import dev.tether.net.AcceptGuard;
+import dev.tether.net.LedgerBooks;
 import dev.tether.net.TlsHandshakeLog;
 import dev.tether.net.ListeningServers;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -51,6 +53,7 @@ import java.util.Set;
  *   <li>{@code GET /events/stream}: the same live, as server-sent events (bounded clients);</li>
  *   <li>{@code GET /nodes}: the cluster's nodes as this node sees them: live or lost, sessions,
  *       failure counts (the dashboard's per-node panel);</li>
+ *   <li>{@code GET /books}: the closed connections' ledger sums per server ({@link LedgerBooks});</li>
  *   <li>{@code GET /}: the dashboard (static files from the jar, no external assets).</li>
  * </ul>
  *
@@ -137,6 +140,7 @@ public class MonitorVerticle extends VerticleBase {
       http.requestHandler(this::handle);
       ready.add(http.listen().onSuccess(s -> {
         actualPort = s.actualPort();
+        AcceptGuard.install(vertx, s, "http", "http"); // descriptor exhaustion: an event, not a Netty stack trace
         log.info("monitoring HTTP on {}://{}:{}/ (metrics {}, monitor {})", options.isSsl() ? "https" : "http",
           obs.http().host(), actualPort, metricsHandler != null ? "on" : "off", obs.monitor().enabled() ? "on" : "off");
       }));
@@ -257,6 +261,7 @@ public class MonitorVerticle extends VerticleBase {
       case "/events" -> events(req, query);
       case "/events/stream" -> stream(req);
       case "/nodes" -> nodes(req);
+      case "/books" -> json(req.response(), 200, LedgerBooks.of(vertx).toJson().put("node", Tether.of(vertx).node()));
       default -> asset(req, path);
     }
   }

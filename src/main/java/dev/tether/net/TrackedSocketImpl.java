@@ -888,6 +888,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     }
     state = State.CLOSED;
     try {
+      LedgerBooks.of(vertx).closed(server, ledger.accepted(), ledger.flushed(), ledger.unsent(), ledger.pending());
       recorder.connections(server, -1);
     } finally {
       Runnable hook = endHook;

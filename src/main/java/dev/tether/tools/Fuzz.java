@@ -175,6 +175,9 @@ public final class Fuzz {
     byte[] f = frames.get(i);
     switch (r.nextInt(11)) {
       case 0 -> {
+        if (f.length < 4) {
+          return "length-skipped";
+        }
         int[] lengths = {Integer.MAX_VALUE, maxFrameBytes + 1, -1, Integer.MIN_VALUE, 0, f.length - 4 + 1,
           f.length - 4 - 1, 1, r.nextInt()};
         ByteBuffer.wrap(f).putInt(0, lengths[r.nextInt(lengths.length)]);
@@ -224,7 +227,7 @@ public final class Fuzz {
       }
       case 8 -> {
         // a frame longer than its type allows, with a consistent length field
-        byte[] g = Arrays.copyOf(f, f.length + 1 + r.nextInt(16));
+        byte[] g = Arrays.copyOf(f, Math.max(5, f.length + 1 + r.nextInt(16)));
         ByteBuffer.wrap(g).putInt(0, g.length - 4);
         frames.set(i, g);
         return "lengthen";
@@ -531,8 +534,15 @@ public final class Fuzz {
       pool.execute(() -> {
         long i;
         while ((i = next.getAndIncrement()) < o.inputs()) {
-          Input in = generate(o.seed(), i, o.maxFrameBytes());
-          Result res = send(o.host(), o.port(), in, in.holdOpen() ? o.holdOpenDeadlineMs() : o.deadlineMs());
+          Input in;
+          Result res;
+          try {
+            in = generate(o.seed(), i, o.maxFrameBytes());
+            res = send(o.host(), o.port(), in, in.holdOpen() ? o.holdOpenDeadlineMs() : o.deadlineMs());
+          } catch (RuntimeException e) {
+            rep.violation("input " + i + " (seed " + o.seed() + "): the fuzzer itself failed: " + e);
+            continue;
+          }
           rep.outcomes.get(res.outcome()).increment();
           rep.bytesSent.add(in.bytes().length);
           if (res.errorCode() >= 0) {

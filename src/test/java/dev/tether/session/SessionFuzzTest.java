@@ -52,6 +52,29 @@ class SessionFuzzTest {
   }
 
   @Test
+  void generatorNeverFails() {
+    for (long i = 0; i < 20_000; i++) {
+      assertThat(Fuzz.generate(1, i, MAX_FRAME)).isNotNull();
+    }
+  }
+
+  /** Found by the fuzzer: a peer's ERROR message went into the server's log as sent (line breaks, escapes). */
+  @Test
+  void aPeersErrorMessageCannotForgeLogLines() throws Exception {
+    SessionVerticle v = SessionTestSupport.deploy(vertx, SessionTestSupport.serverConfig("session"), false);
+    try (dev.tether.support.LogCapture log = new dev.tether.support.LogCapture(SessionServer.class, Level.INFO)) {
+      RawPeer peer = await(RawPeer.connect(vertx, v.actualPort()));
+      peer.write(Frames.error(100, "bye\n2026-11-29 00:00:00.000 ERROR [main] forged - \u001b[31mred" + "x".repeat(900)));
+      await(peer.closed());
+      await().atMost(Duration.ofSeconds(10)).until(() -> !log.lines(Level.INFO).isEmpty());
+      String line = log.lines(Level.INFO).get(0);
+      assertThat(line).contains("peer sent ERROR 100: bye\\u000a2026").contains("\\u001b[31mred")
+        .doesNotContain("\n").doesNotContain("\u001b").endsWith("...");
+      assertThat(line.length()).isLessThan(300);
+    }
+  }
+
+  @Test
   void generatorIsDeterministic() {
     for (long i = 0; i < 200; i++) {
       Fuzz.Input a = Fuzz.generate(7, i, MAX_FRAME);
