@@ -575,6 +575,19 @@ public final class Torture {
           }
         }
         f.idleHeldMax.accumulateAndGet(held.size(), Math::max);
+        // newcomers on the HTTP server and the bridge while no descriptor is left: their accept fails too, and
+        // must be an event, not a Netty stack trace (checked in the node's log at the end)
+        for (int port : new int[] {c.httpPort(), c.bridgePort()}) {
+          if (port > 0) {
+            try (Socket s = new Socket()) {
+              s.connect(new InetSocketAddress(c.host(), port), 1000);
+              s.setSoTimeout(1000);
+              closes(s.getInputStream());
+            } catch (IOException e) {
+              // refused or reset: expected while exhausted
+            }
+          }
+        }
         pause(2000);
       } finally {
         for (Socket s : held) {
