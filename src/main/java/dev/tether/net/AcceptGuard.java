@@ -48,7 +48,11 @@ public final class AcceptGuard {
     return netServerOf(server, 2);
   }
 
-  /** {@code o} itself when a NetServer, else the first NetServer held in one of its fields (to {@code depth}). */
+  /**
+   * {@code o} itself when a NetServer, else a NetServer held in one of its own fields, else (to {@code depth}) one
+   * held by an io.vertx object in its fields. Own fields come first: the bridge also holds the event bus, whose
+   * clustered implementation has a listening NetServer of its own.
+   */
   static NetServer netServerOf(Object o, int depth) {
     if (o instanceof NetServer n) {
       return n;
@@ -56,26 +60,25 @@ public final class AcceptGuard {
     if (o == null || depth == 0) {
       return null;
     }
-    for (Class<?> c = o.getClass(); c != null && c != Object.class; c = c.getSuperclass()) {
-      for (Field f : c.getDeclaredFields()) {
-        if (java.lang.reflect.Modifier.isStatic(f.getModifiers()) || f.getType().isPrimitive()) {
-          continue;
-        }
-        if (!NetServer.class.isAssignableFrom(f.getType()) && depth < 2) {
-          continue;
-        }
-        if (!NetServer.class.isAssignableFrom(f.getType()) && !f.getType().getName().startsWith("io.vertx")) {
-          continue;
-        }
-        try {
-          Object v = MethodHandles.privateLookupIn(c, MethodHandles.lookup()).unreflectGetter(f).invoke(o);
-          NetServer n = v instanceof NetServer ns ? ns : NetServer.class.isAssignableFrom(f.getType()) ? null
-            : netServerOf(v, depth - 1);
-          if (n != null) {
-            return n;
+    for (boolean descend : new boolean[] {false, true}) {
+      for (Class<?> c = o.getClass(); c != null && c != Object.class; c = c.getSuperclass()) {
+        for (Field f : c.getDeclaredFields()) {
+          if (java.lang.reflect.Modifier.isStatic(f.getModifiers()) || f.getType().isPrimitive()) {
+            continue;
           }
-        } catch (Throwable t) {
-          // not readable: try the next field
+          boolean direct = NetServer.class.isAssignableFrom(f.getType());
+          if (direct == descend || (descend && (depth < 2 || !f.getType().getName().startsWith("io.vertx")))) {
+            continue;
+          }
+          try {
+            Object v = MethodHandles.privateLookupIn(c, MethodHandles.lookup()).unreflectGetter(f).invoke(o);
+            NetServer n = direct ? (NetServer) v : netServerOf(v, depth - 1);
+            if (n != null) {
+              return n;
+            }
+          } catch (Throwable t) {
+            // not readable: try the next field
+          }
         }
       }
     }
