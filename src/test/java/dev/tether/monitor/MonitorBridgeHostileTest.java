@@ -193,6 +193,30 @@ class MonitorBridgeHostileTest {
     assertThat(escaped()).isEmpty();
   }
 
+  /** bridge.maxConnections is enforced (vertx-tcp-eventbus-bridge 5.0.7 never fires the event it used to be checked in). */
+  @Test
+  void connectionsBeyondTheLimitAreClosed() throws Exception {
+    int port = MonitorBridgeTest.freePort();
+    await(node.vertx.deployVerticle(new BridgeVerticle(), new DeploymentOptions().setConfig(
+      new JsonObject().put("bridge", new JsonObject().put("port", port).put("maxConnections", 2)))));
+    try (MonitorBridgeTest.RawClient a = new MonitorBridgeTest.RawClient(port);
+         MonitorBridgeTest.RawClient b = new MonitorBridgeTest.RawClient(port)) {
+      assertThat(a.sync()).isEmpty();
+      assertThat(b.sync()).isEmpty();
+      try (MonitorBridgeTest.RawClient third = new MonitorBridgeTest.RawClient(port)) {
+        third.socket.getOutputStream().write(frame("{\"type\":\"ping\"}"));
+        assertThat(readToEnd(third.in)).as("the third client is closed without an answer").isEmpty();
+      }
+      assertThat(a.sync()).isEmpty();
+    }
+    // a slot is free again once a client left
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).ignoreExceptions().untilAsserted(() -> {
+      try (MonitorBridgeTest.RawClient again = new MonitorBridgeTest.RawClient(port)) {
+        assertThat(again.sync()).isEmpty();
+      }
+    });
+  }
+
   private List<String> escaped() {
     List<String> out = new ArrayList<>();
     synchronized (logged.list) {
