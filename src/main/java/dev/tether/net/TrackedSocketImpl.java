@@ -1204,6 +1204,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
     try {
       memoryCost = 0;
       memory.close();
+      LedgerBooks.of(vertx).closed(server, ledger.accepted(), ledger.flushed(), ledger.unsent(), ledger.pending());
       recorder.connections(server, -1);
     } finally {
       Runnable hook = endHook;

@@ -501,7 +501,7 @@ public final class SessionClient {
 
   private void onError(NetSocket s, Frame f) {
     int code = f.errorCode();
-    String msg = f.errorMessage();
+    String msg = Frames.printable(f.errorMessage(), 1000);
     switch (code) {
       case Frames.E_SUPERSEDED, Frames.E_SHUTDOWN, Frames.E_TIMEOUT, Frames.E_HANDLER_FAILED, Frames.E_RETRY -> {
         log.debug("session {}: server says {} {}, reconnecting", hex, code, msg);

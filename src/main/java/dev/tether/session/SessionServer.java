@@ -917,7 +917,7 @@ public final class SessionServer {
           case Frames.PONG -> { }
           case Frames.BYE -> onBye();
           case Frames.ERROR -> {
-            log.info("{}: peer sent ERROR {}: {}", tracked.id(), f.errorCode(), f.errorMessage());
+            log.info("{}: peer sent ERROR {}: {}", tracked.id(), f.errorCode(), Frames.printable(f.errorMessage(), 200));
             close();
           }
           default -> throw new ProtocolException(Frames.E_UNEXPECTED,
