@@ -8,21 +8,16 @@ import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -48,22 +43,22 @@ class ClusterFailoverIT {
       vertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
     if (env != null) {
-      run(env, 60, "stop");
+      ClusterScript.run(env, 60, "stop");
     }
   }
 
   @Test
   void killNineOfTheOwnerEverySessionCompletesExactlyOnceOnTheSurvivors() throws Exception {
-    int offset = freeOffset();
+    int offset = ClusterScript.freeOffset(3);
     env = Map.of(
       "TETHER_CLUSTER_DIR", dir.toString(),
       "TETHER_CLUSTER_NAME", "tether-it-" + UUID.randomUUID(),
-      "TETHER_HZ_PORT", String.valueOf(freeRange(10)),
+      "TETHER_HZ_PORT", String.valueOf(ClusterScript.freeRange(10)),
       "TETHER_PORT_OFFSET", String.valueOf(offset),
       "TETHER_START_TIMEOUT_S", "150",
       "TETHER_STOP_TIMEOUT_S", "15");
-    Result start = run(env, 240, "start", "3");
-    assertThat(start.rc).as("start 3:%n%s", start.out).isZero();
+    ClusterScript.Result start = ClusterScript.run(env, 240, "start", "3");
+    assertThat(start.rc()).as("start 3:%n%s", start.out()).isZero();
     // every partition's backup in sync before the sessions start (a crash during the migrations that
     // follow a join can lose entries whatever the backup count: docs/cluster.md, "Limits")
     HttpClient health = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
@@ -122,67 +117,5 @@ class ClusterFailoverIT {
       assertThat(e.getInteger("sessionsTakenOver")).isEqualTo(CLIENTS);
       assertThat(e.getInteger("sessionsLost")).isZero();
     });
-  }
-
-  private record Result(int rc, String out) { }
-
-  private static Result run(Map<String, String> env, int timeoutS, String... args) throws Exception {
-    ProcessBuilder pb = new ProcessBuilder(new java.util.ArrayList<>(List.of("scripts/cluster.sh")));
-    pb.command().addAll(List.of(args));
-    pb.environment().putAll(env);
-    pb.redirectErrorStream(true);
-    Path out = Files.createTempFile("cluster-sh", ".out");
-    pb.redirectOutput(out.toFile());
-    Process p = pb.start();
-    try {
-      if (!p.waitFor(timeoutS, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        throw new AssertionError("scripts/cluster.sh " + String.join(" ", args) + " took over " + timeoutS + " s:\n"
-          + Files.readString(out, StandardCharsets.UTF_8));
-      }
-      return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8));
-    } finally {
-      Files.deleteIfExists(out);
-    }
-  }
-
-  /** An offset for the node ports (7000..7002 and 8080, plus 100 per node) under which all are free. */
-  private static int freeOffset() throws IOException {
-    for (int attempt = 0; attempt < 200; attempt++) {
-      int offset = ThreadLocalRandom.current().nextInt(10, 290) * 100 + ThreadLocalRandom.current().nextInt(1, 90);
-      boolean free = true;
-      for (int node = 0; node < 3 && free; node++) {
-        for (int port : new int[] {7000, 7001, 7002, 8080}) {
-          free &= free(port + offset + 100 * node);
-        }
-      }
-      if (free) {
-        return offset;
-      }
-    }
-    throw new IOException("no free port offset found");
-  }
-
-  private static int freeRange(int n) throws IOException {
-    for (int attempt = 0; attempt < 200; attempt++) {
-      int base = ThreadLocalRandom.current().nextInt(40_000, 60_000);
-      boolean free = true;
-      for (int p = base; p < base + n && free; p++) {
-        free = free(p);
-      }
-      if (free) {
-        return base;
-      }
-    }
-    throw new IOException("no free port range found");
-  }
-
-  private static boolean free(int port) {
-    try (ServerSocket s = new ServerSocket()) {
-      s.bind(new InetSocketAddress("127.0.0.1", port));
-      return true;
-    } catch (IOException e) {
-      return false;
-    }
   }
 }
