@@ -23,10 +23,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * <ul>
  *   <li>below the high mark: nothing happens;</li>
  *   <li>past the high mark: back-pressure. The heaviest accounts (largest first, until the paused
- *       ones hold at least half of the total) are asked to stop reading ({@link Holder#pauseReading});
+ *       ones hold at least half of the total) are asked to stop reading ({@link Account#pauseReading});
  *       all are resumed once the total is back at the low mark or below;</li>
  *   <li>past the limit: shedding. The largest accounts are condemned, largest first, until what the
- *       others hold fits again; each is asked to {@link Holder#shed} itself (a tracked socket closes
+ *       others hold fits again; each is asked to {@link Account#shed} itself (a tracked socket closes
  *       with a WRITE_QUEUE_OVERFLOW event, a session expires with SESSION_EXPIRED), with one WARN
  *       line per shedding. A charge by a condemned account is refused: the caller must not retain.</li>
  * </ul>
@@ -56,7 +56,9 @@ public final class MemoryBudget {
   /** Evaluate back-pressure again each time the total grew by this much above the high mark. */
   private final long step;
   private final AtomicLong used = new AtomicLong();
-  private final Set<Account> accounts = ConcurrentHashMap.newKeySet();
+  /** Every open account, a list through the accounts themselves (no node per account); guarded by this. */
+  private Account head;
+  private int accountCount;
   /** Condemned accounts not closed yet (what they hold is on its way out). */
   private final Set<Account> condemned = ConcurrentHashMap.newKeySet();
   private final AtomicInteger pausedCount = new AtomicInteger();
@@ -134,30 +136,43 @@ public final class MemoryBudget {
   }
 
   /** Open accounts (for tests and diagnostics). */
-  public int accounts() {
-    return accounts.size();
+  public synchronized int accounts() {
+    return accountCount;
   }
 
   /**
    * Opens an account for one party.
    *
    * @param kind   what it is, for logs and meters: {@code connection} or {@code session}
-   * @param name   its id (connection or session id), for logs; null: asked of {@link Holder#name()} when needed
+   * @param name   its id (connection or session id), for logs
    * @param holder how to pause, resume and shed it
    */
   public Account open(String kind, String name, Holder holder) {
-    Account a = new Account(kind, name, holder);
-    accounts.add(a);
+    Account a = new Held(this, kind, name, Objects.requireNonNull(holder, "holder"));
+    join(a);
     return a;
+  }
+
+  /**
+   * Puts an account made by a subclass into this budget (a tracked socket is its own account: one object
+   * less per connection). Once per account, before its first charge.
+   */
+  public void join(Account a) {
+    if (a.budget != this) {
+      throw new IllegalArgumentException("account of another budget");
+    }
+    synchronized (this) {
+      a.next = head;
+      if (head != null) {
+        head.prev = a;
+      }
+      head = a;
+      accountCount++;
+    }
   }
 
   /** What the budget asks of a party; each method may be called from any thread. */
   public interface Holder {
-    /** The party's id for logs, when none was given to {@link #open} (built lazily: ids cost heap). */
-    default String name() {
-      return "?";
-    }
-
     /** Stop reading from the peer (back-pressure). */
     void pauseReading();
 
@@ -174,31 +189,47 @@ public final class MemoryBudget {
 
   /**
    * One party's share. {@link #charge} and {@link #credit} are called by the party's owner only
-   * (its event loop); the figure is readable from any thread.
+   * (its event loop); the figure is readable from any thread. Made by {@link #open}, or subclassed by a
+   * party that is its own account (then {@link #join}ed); the {@link Holder} methods of a subclass are
+   * called from any thread.
    */
-  public final class Account {
+  public abstract static class Account {
+    final MemoryBudget budget;
     final String kind;
-    final String name;
-    final Holder holder;
+    /** Neighbours in the budget's list of accounts; guarded by the budget's lock. */
+    private Account prev;
+    private Account next;
     private volatile long bytes;
     private volatile boolean isCondemned;
     private volatile boolean closed;
     /** Guarded by the budget's lock. */
     private boolean paused;
 
-    Account(String kind, String name, Holder holder) {
+    protected Account(MemoryBudget budget, String kind) {
+      this.budget = Objects.requireNonNull(budget, "budget");
       this.kind = kind;
-      this.name = name;
-      this.holder = holder;
     }
 
     public String kind() {
       return kind;
     }
 
-    public String name() {
-      return name != null ? name : holder.name();
+    /** The budget this account is in. */
+    public MemoryBudget budget() {
+      return budget;
     }
+
+    /** The party's id, for logs. */
+    public abstract String name();
+
+    /** Stop reading from the peer (back-pressure); any thread. */
+    protected abstract void pauseReading();
+
+    /** Reading may go on; any thread. */
+    protected abstract void resumeReading();
+
+    /** Free everything, with the event that says so; any thread. */
+    protected abstract void shed(String reason);
 
     /** Bytes charged to this account now. */
     public long bytes() {
@@ -221,14 +252,15 @@ public final class MemoryBudget {
       if (n <= 0) {
         return true;
       }
-      long u = used.addAndGet(n);
+      MemoryBudget m = budget;
+      long u = m.used.addAndGet(n);
       bytes += n; // owner only
-      if (u > high) {
-        overHigh(this, n, u);
+      if (u > m.high) {
+        m.overHigh(this, n, u);
         if (isCondemned) {
           // refused: this account is the one to shed
           bytes -= n;
-          used.addAndGet(-n);
+          m.used.addAndGet(-n);
           return false;
         }
       }
@@ -243,31 +275,33 @@ public final class MemoryBudget {
       long b = bytes;
       long take = Math.min(n, b);
       bytes = b - take;
-      long u = used.addAndGet(-take);
-      if (pausedCount.get() > 0 && u <= low) {
-        resumeAll();
+      MemoryBudget m = budget;
+      long u = m.used.addAndGet(-take);
+      if (m.pausedCount.get() > 0 && u <= m.low) {
+        m.resumeAll();
       }
     }
 
     /** Frees whatever is still charged and leaves the budget. Idempotent. */
-    public void close() {
+    public void leave() {
       if (closed) {
         return;
       }
       long b = bytes;
       closed = true;
       bytes = 0;
-      accounts.remove(this);
-      condemned.remove(this);
-      long u = used.addAndGet(-b);
-      synchronized (MemoryBudget.this) {
+      MemoryBudget m = budget;
+      m.condemned.remove(this);
+      long u = m.used.addAndGet(-b);
+      synchronized (m) {
         if (paused) {
           paused = false;
-          pausedCount.decrementAndGet();
+          m.pausedCount.decrementAndGet();
         }
+        m.unlink(this);
       }
-      if (pausedCount.get() > 0 && u <= low) {
-        resumeAll();
+      if (m.pausedCount.get() > 0 && u <= m.low) {
+        m.resumeAll();
       }
     }
 
@@ -275,6 +309,56 @@ public final class MemoryBudget {
     public String toString() {
       return kind + " " + name() + " (" + bytes + " bytes)";
     }
+  }
+
+  /** An account opened for a {@link Holder}. */
+  private static final class Held extends Account {
+    private final String name;
+    private final Holder holder;
+
+    Held(MemoryBudget budget, String kind, String name, Holder holder) {
+      super(budget, kind);
+      this.name = name;
+      this.holder = holder;
+    }
+
+    @Override
+    public String name() {
+      return name;
+    }
+
+    @Override
+    protected void pauseReading() {
+      holder.pauseReading();
+    }
+
+    @Override
+    protected void resumeReading() {
+      holder.resumeReading();
+    }
+
+    @Override
+    protected void shed(String reason) {
+      holder.shed(reason);
+    }
+  }
+
+  /** Takes {@code a} out of the list of accounts; under the lock, once. */
+  private void unlink(Account a) {
+    if (a.prev == null && head != a) {
+      return; // never joined, or gone already
+    }
+    if (a.prev != null) {
+      a.prev.next = a.next;
+    } else {
+      head = a.next;
+    }
+    if (a.next != null) {
+      a.next.prev = a.prev;
+    }
+    a.prev = null;
+    a.next = null;
+    accountCount--;
   }
 
   // -----------------------------------------------------------------------------------------------
@@ -308,13 +392,13 @@ public final class MemoryBudget {
     }
     if (victims != null) {
       for (Account v : victims) {
-        v.holder.shed("node memory budget: " + v.kind + " " + v.name() + " holds " + v.bytes + " bytes, the largest, with "
+        v.shed("node memory budget: " + v.kind + " " + v.name() + " holds " + v.bytes + " bytes, the largest, with "
           + used.get() + " of " + limit + " bytes used");
       }
     }
     if (toPause != null) {
       for (Account p : toPause) {
-        p.holder.pauseReading();
+        p.pauseReading();
       }
     }
   }
@@ -322,7 +406,7 @@ public final class MemoryBudget {
   /** Condemns the largest accounts until the others fit within the limit; under the lock. */
   private List<Account> condemn(long excessTotal) {
     List<Account> sorted = new ArrayList<>();
-    for (Account c : accounts) {
+    for (Account c = head; c != null; c = c.next) {
       if (!c.isCondemned && !c.closed && c.bytes > 0) {
         sorted.add(c);
       }
@@ -350,7 +434,7 @@ public final class MemoryBudget {
   /** Marks the heaviest accounts paused until they hold half of {@code total}; returns the newly paused. */
   private List<Account> choosePaused(long total) {
     List<Account> sorted = new ArrayList<>();
-    for (Account c : accounts) {
+    for (Account c = head; c != null; c = c.next) {
       if (!c.closed && !c.isCondemned && c.bytes > 0) {
         sorted.add(c);
       }
@@ -383,7 +467,7 @@ public final class MemoryBudget {
       if (used.get() > low) {
         return;
       }
-      for (Account c : accounts) {
+      for (Account c = head; c != null; c = c.next) {
         if (c.paused) {
           c.paused = false;
           pausedCount.decrementAndGet();
@@ -397,7 +481,7 @@ public final class MemoryBudget {
         used.get(), limit, low, resumed.size());
     }
     for (Account c : resumed) {
-      c.holder.resumeReading();
+      c.resumeReading();
     }
   }
 

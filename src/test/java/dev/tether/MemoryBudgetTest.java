@@ -90,7 +90,7 @@ class MemoryBudgetTest {
       // while big's bytes are on their way out, nobody else is shed for them
       assertThat(mid.charge(10)).isTrue();
       assertThat(calls).containsExactly("pause big", "shed big");
-      big.close();
+      big.leave();
       assertThat(b.used()).isEqualTo(560);
     }
     assertThat(registry.get("tether.memory.shed").tag("kind", "session").counter().count()).isEqualTo(1);
@@ -99,8 +99,8 @@ class MemoryBudgetTest {
     assertThat(registry.get("tether.memory.used").gauge().value()).isEqualTo(560);
     assertThat(registry.get("tether.memory.limit").gauge().value()).isEqualTo(1000);
     assertThat(b.paused()).isZero();
-    mid.close();
-    small.close();
+    mid.leave();
+    small.leave();
     assertThat(b.used()).isZero();
     assertThat(b.accounts()).isZero();
   }

@@ -65,8 +65,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Threading: everything below runs on the event loop of the socket's context; public methods
  * hop onto it or refuse to run elsewhere (see {@link TrackedSocket}).
  */
-final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, Callbacks.Host, Handler<Object>,
-  MemoryBudget.Holder {
+final class TrackedSocketImpl extends MemoryBudget.Account
+  implements TrackedSocket, WriteTracker.Listener, Callbacks.Host, Handler<Object> {
 
   private static final Logger log = LoggerFactory.getLogger(TrackedSocketImpl.class);
   private static final AtomicLong NUMBERS = new AtomicLong();
@@ -141,9 +141,8 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
   private Runnable endHook;
   /** What must live as long as this socket (the client that connected it: Vert.x closes collected clients). */
   private Object keepAlive;
-  /** This connection's share of the node's memory budget (its pending cost, plus what others charge to it). */
-  private MemoryBudget.Account memory;
-  /** The pending cost charged to {@link #memory} (kept equal to cost() after every change). */
+  /** The pending cost charged to this connection's account in the node's memory budget (the socket is its own
+   * account: its pending cost, plus what others charge to it); kept equal to cost() after every change. */
   private long memoryCost;
   /** Reading paused by the user (pause/resume), and by the memory budget: the socket reads when neither. */
   private boolean userPaused;
@@ -161,6 +160,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
 
   private TrackedSocketImpl(Vertx vertx, NetSocket socket, TrackingOptions options, long number, long faultIndex,
                             Shared shared) {
+    super(Tether.of(vertx).memory(), "connection");
     this.vertx = vertx;
     this.socket = socket;
     this.channel = NettyAccess.channel(socket);
@@ -292,8 +292,9 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
   private void install() {
     requireLoop("wrap");
     recorder.connections(server, 1);
-    // the socket is its own holder, and its id is built only if a log line needs it: idle connections are many
-    memory = Tether.of(vertx).memory().open("connection", null, this);
+    // the socket is its own account (one object less per connection), and its id is built only if a log line
+    // needs it: idle connections are many
+    budget().join(this);
     if (!NettyAccess.addFirstOutbound(socket, WriteTracker.NAME, tracker)) {
       // already closed: nothing can be written, the close handler will report
       log.debug("{} closed before tracking started", id());
@@ -605,7 +606,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
 
   @Override
   public MemoryBudget.Account memory() {
-    return memory;
+    return this;
   }
 
   @Override
@@ -717,7 +718,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
       overflow(n, waiter);
       return;
     }
-    if (!memory.charge(n + TrackingOptions.WRITE_OVERHEAD_BYTES)) {
+    if (!charge(n + TrackingOptions.WRITE_OVERHEAD_BYTES)) {
       // the node's memory budget chose this connection for shedding: nothing more is retained
       recorder.write(server, "rejected");
       if (waiter != null) {
@@ -799,7 +800,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
   private void creditMemory() {
     long c = cost();
     if (c < memoryCost) {
-      memory.credit(memoryCost - c);
+      credit(memoryCost - c);
       memoryCost = c;
     }
   }
@@ -1005,7 +1006,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
     }
   }
 
-  // MemoryBudget.Holder: called from any thread, each hops onto this socket's event loop
+  // MemoryBudget.Account: called from any thread, each hops onto this socket's event loop
 
   @Override
   public String name() {
@@ -1049,7 +1050,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
         first = false;
       }
     }
-    MemoryShedException cause = new MemoryShedException(reason, memory.bytes());
+    MemoryShedException cause = new MemoryShedException(reason, bytes());
     FailureEvent e = event(FailureKind.WRITE_QUEUE_OVERFLOW, Direction.WRITE, requested, flushed, offset, cause, 1, false);
     Handler<FailureEvent> h = failureHandler;
     if (h != null) {
@@ -1203,7 +1204,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, C
     state = State.CLOSED;
     try {
       memoryCost = 0;
-      memory.close();
+      leave();
       LedgerBooks.of(vertx).closed(server, ledger.accepted(), ledger.flushed(), ledger.unsent(), ledger.pending());
       recorder.connections(server, -1);
     } finally {

@@ -256,17 +256,17 @@ public final class SessionServer {
       }
       ServerSession s = new ServerSession(st);
       if (sessions.containsKey(s.hex)) {
-        s.memory.close();
+        s.memory.leave();
         p.fail(new IllegalStateException("session " + s.hex + " is already here"));
         return;
       }
       if (sessions.size() >= options.maxSessions()) {
-        s.memory.close();
+        s.memory.leave();
         p.fail(new IllegalStateException("session limit " + options.maxSessions() + " reached"));
         return;
       }
       if (!s.memory.charge(s.cost(st.retained.bytes(), st.retained.size()))) {
-        s.memory.close();
+        s.memory.leave();
         p.fail(new IllegalStateException("node memory budget: no room for session " + s.hex + " with "
           + st.retained.bytes() + " retained bytes"));
         return;
@@ -298,7 +298,7 @@ public final class SessionServer {
       ServerSession s = new ServerSession(st);
       if (sessions.containsKey(s.hex) || sessions.size() >= options.maxSessions()
           || !s.memory.charge(s.cost(st.retained.bytes(), st.retained.size()))) {
-        s.memory.close();
+        s.memory.leave();
         log.error("session {} of a lost node cannot be taken over here ({})", s.hex,
           sessions.containsKey(s.hex) ? "already here" : sessions.size() >= options.maxSessions()
             ? "session limit reached" : "node memory budget");
@@ -764,7 +764,7 @@ public final class SessionServer {
       }
       ended = true;
       cancelTtl();
-      memory.close();
+      memory.leave();
       sessions.remove(hex, this);
       sessionCount.set(sessions.size());
       if (!handedOff) {
@@ -987,11 +987,11 @@ public final class SessionServer {
         }
         ServerSession here = sessions.get(hex);
         if (here != null) {
-          s.memory.close();
+          s.memory.leave();
           log.error("session {} taken over while already here; keeping the one here", hex);
         } else if (!s.memory.charge(s.cost(s.state.retained.bytes(), s.state.retained.size()))) {
           // not installed: its previous owner hands the same state out again to the next request
-          s.memory.close();
+          s.memory.leave();
           fail(Frames.E_RETRY, "node memory budget: no room for session " + hex + "; resume elsewhere", false);
           return;
         } else {
