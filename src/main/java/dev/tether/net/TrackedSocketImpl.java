@@ -15,6 +15,8 @@ import dev.tether.ledger.WriteLedger;
 import dev.tether.metrics.TetherRecorder;
 import dev.tether.net.impl.Callbacks;
 import dev.tether.net.impl.Callbacks.Kind;
+import dev.tether.internal.LentBuffer;
+import dev.tether.net.impl.LentReader;
 import dev.tether.net.impl.TlsRecords;
 import dev.tether.net.impl.TrackedWrite;
 import dev.tether.net.impl.WriteTimeouts;
@@ -22,6 +24,7 @@ import dev.tether.net.impl.WriteTracker;
 import dev.tether.net.impl.TrackedWrite.Stage;
 import dev.tether.net.spi.PartialWriteException;
 import dev.tether.recovery.FailureReporter;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -110,6 +113,8 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   private long timeoutTimer = -1;
   private boolean full;
   private Runnable endHook;
+  /** The zero-copy read path, when the user set a {@link #zeroCopyHandler}; set and used on the loop. */
+  private volatile LentReader lent;
   /** What must live as long as this socket (the client that connected it: Vert.x closes collected clients). */
   private Object keepAlive;
 
@@ -262,10 +267,11 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   @Override
   public Future<Void> write(Buffer data) {
     PromiseInternal<Void> p = context.promise();
+    Object bytes = payload(data);
     if (onLoop()) {
-      enterWrite(data, p, false);
+      enterWrite(bytes, p, false);
     } else {
-      context.runOnContext(v -> enterWrite(data, p, false));
+      context.runOnContext(v -> enterWrite(bytes, p, false));
     }
     return p.future();
   }
@@ -273,24 +279,45 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   @Override
   public Future<WriteReceipt> writeTracked(Buffer data) {
     PromiseInternal<WriteReceipt> p = context.promise();
+    Object bytes = payload(data);
     if (onLoop()) {
-      enterWrite(data, p, true);
+      enterWrite(bytes, p, true);
     } else {
-      context.runOnContext(v -> enterWrite(data, p, true));
+      context.runOnContext(v -> enterWrite(bytes, p, true));
     }
     return p.future();
   }
 
   @Override
   public void send(Buffer data) {
+    Object bytes = payload(data);
     if (onLoop()) {
-      enterWrite(data, null, false);
+      enterWrite(bytes, null, false);
     } else {
-      context.runOnContext(v -> enterWrite(data, null, false));
+      context.runOnContext(v -> enterWrite(bytes, null, false));
     }
   }
 
-  private void enterWrite(Buffer data, Promise<?> waiter, boolean receipt) {
+  /**
+   * What a write holds: the buffer itself, or for a {@link LentBuffer} (pooled memory lent to a
+   * read handler) a reference of its memory taken now, in the caller's call, while the lender still
+   * holds it. That reference is the write's: released exactly once, when the write settles, or at
+   * once when the write is refused ({@link #drop}).
+   */
+  private static Object payload(Buffer data) {
+    if (data instanceof LentBuffer lb) {
+      return lb.byteBuf().retain();
+    }
+    return data;
+  }
+
+  private static void drop(Object bytes) {
+    if (bytes instanceof ByteBuf b) {
+      b.release();
+    }
+  }
+
+  private void enterWrite(Object data, Promise<?> waiter, boolean receipt) {
     // a user's call: its receipt, a drain or a failure it causes run after it returned
     callbacks.enterCall();
     try {
@@ -364,7 +391,41 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   @Override
   public TrackedSocket handler(Handler<Buffer> handler) {
+    if (lent != null) {
+      zeroCopyHandler(null);
+    }
     socket.handler(handler == null ? null : buf -> onData(handler, buf));
+    return this;
+  }
+
+  @Override
+  public TrackedSocket zeroCopyHandler(Handler<Buffer> handler) {
+    if (!onLoop()) {
+      context.runOnContext(v -> zeroCopyHandler(handler));
+      return this;
+    }
+    LentReader r = lent;
+    if (handler == null) {
+      if (r != null) {
+        lent = null;
+        // what waited for a resume is released with the reader (handlerRemoved)
+        channel.pipeline().remove(r);
+        if (r.paused()) {
+          socket.pause(); // still paused, now in Vert.x's queue
+        }
+        channel.config().setAutoRead(true);
+      }
+      return this;
+    }
+    if (r != null) {
+      r.sink(buf -> onData(handler, buf));
+      return this;
+    }
+    r = new LentReader(buf -> onData(handler, buf));
+    // just before Vert.x's handler, behind the tracker: reads stop here, Vert.x's flushes pass here
+    if (NettyAccess.addFirstOutbound(socket, LentReader.NAME, r)) {
+      lent = r;
+    }
     return this;
   }
 
@@ -381,19 +442,42 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   @Override
   public TrackedSocket pause() {
-    socket.pause();
+    if (lent == null) {
+      socket.pause();
+    } else if (onLoop()) {
+      LentReader r = lent;
+      if (r != null) {
+        r.pause();
+      }
+    } else {
+      context.runOnContext(v -> pause());
+    }
     return this;
   }
 
   @Override
   public TrackedSocket resume() {
-    socket.resume();
+    if (lent == null) {
+      socket.resume();
+    } else if (onLoop()) {
+      LentReader r = lent;
+      if (r != null) {
+        r.resume();
+      }
+    } else {
+      context.runOnContext(v -> resume());
+    }
     return this;
   }
 
+  /** On the zero-copy path any positive demand resumes reading (as Vert.x's message mode does). */
   @Override
   public TrackedSocket fetch(long amount) {
-    socket.fetch(amount);
+    if (lent == null) {
+      socket.fetch(amount);
+    } else if (amount > 0) {
+      resume();
+    }
     return this;
   }
 
@@ -485,9 +569,10 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   // ---------------------------------------------------------------------------------------------
   // Writing
 
-  private void doWrite(Buffer data, Promise<?> waiter, boolean receipt) {
-    int n = data.length();
+  private void doWrite(Object data, Promise<?> waiter, boolean receipt) {
+    int n = data instanceof ByteBuf b ? b.readableBytes() : ((Buffer) data).length();
     if (state == State.CLOSED || closeRequested || closingFor != null) {
+      drop(data);
       recorder.write(server, "rejected");
       if (waiter != null) {
         IllegalStateException ex = new IllegalStateException("connection " + id + " is closed or closing");
@@ -496,6 +581,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
       return;
     }
     if (n == 0) {
+      drop(data);
       if (waiter != null) {
         long at = ledger.accepted();
         callbacks.post(Kind.RECEIPT, () -> succeed(waiter, receipt, new WriteReceipt(at, at, 0, false)));
@@ -503,10 +589,13 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
       return;
     }
     if (gap != null || cost() + n + TrackingOptions.WRITE_OVERHEAD_BYTES > options.maxPendingBytes()) {
+      drop(data);
       overflow(n, waiter);
       return;
     }
-    TrackedWrite w = ledger.accept(new TrackedWrite(channel, tracker, data, waiter, receipt), n);
+    TrackedWrite w = ledger.accept(data instanceof ByteBuf b
+      ? new TrackedWrite(channel, tracker, b, waiter, receipt)
+      : new TrackedWrite(channel, tracker, (Buffer) data, waiter, receipt), n);
     recorder.pending(server, n);
     if (cost() >= highWaterMark) {
       // remember it now: a single flush may bring the cost straight below the mark, and a caller
