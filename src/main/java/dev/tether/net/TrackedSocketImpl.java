@@ -194,6 +194,11 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     socket.closeHandler(v -> onClosed());
   }
 
+  /** Names of the channel's pipeline handlers, head first (for tests and diagnostics). */
+  java.util.List<String> pipelineNames() {
+    return channel.pipeline().names();
+  }
+
   /** Keeps {@code owner} reachable as long as this socket is. */
   void keepAlive(Object owner) {
     this.keepAlive = owner;
