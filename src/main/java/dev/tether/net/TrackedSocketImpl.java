@@ -422,11 +422,15 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
       }
       return this;
     }
+    // entered from a Netty handler: run the user's handler with the socket's context current, as
+    // Vert.x does (emit), guarded; both lambdas are made once, not per read
+    Handler<Buffer> guarded = buf -> onData(handler, buf);
+    java.util.function.Consumer<Buffer> sink = buf -> context.emit(buf, guarded);
     if (r != null) {
-      r.sink(buf -> onData(handler, buf));
+      r.sink(sink);
       return this;
     }
-    r = new LentReader(buf -> onData(handler, buf));
+    r = new LentReader(sink);
     // just before Vert.x's handler, behind the tracker: reads stop here, Vert.x's flushes pass here
     if (NettyAccess.addFirstOutbound(socket, LentReader.NAME, r)) {
       lent = r;

@@ -26,11 +26,30 @@ public final class FrameDecoder {
     this.maxFrameBytes = maxFrameBytes;
   }
 
+  /** Receives frames in place, without a copy and without an object per frame. */
+  public interface Sink {
+    /**
+     * One frame of {@code type}, whose body (type byte excluded) is {@code buf[start, end)}. The
+     * bytes are valid during the call only: {@code buf} may be the caller's (lent) buffer or the
+     * decoder's own, which the next call reuses.
+     */
+    void frame(byte type, Buffer buf, int start, int end);
+  }
+
   /**
    * Feeds bytes and hands every complete frame to {@code sink}, in order. After a failure the
    * decoder stays failed and ignores further input. Frame bodies are copies, safe to keep.
    */
   public void feed(Buffer data, Consumer<Frame> sink) throws ProtocolException {
+    decode(data, (type, buf, start, end) -> sink.accept(new Frame(type, buf.getBuffer(start, end))));
+  }
+
+  /**
+   * Feeds bytes and hands every complete frame to {@code sink} in place, in order (the session
+   * server's path: no copy and no object per frame). {@code data} may be lent for the duration of
+   * this call: an incomplete frame at its end is copied before the call returns.
+   */
+  public void decode(Buffer data, Sink sink) throws ProtocolException {
     if (failed) {
       return;
     }
@@ -73,16 +92,24 @@ public final class FrameDecoder {
         int start = pos + Frames.LENGTH_BYTES + 1;
         int end = pos + Frames.LENGTH_BYTES + len;
         pos = end;
-        sink.accept(new Frame(type, pending.getBuffer(start, end)));
+        sink.frame(type, pending, start, end);
       }
     } catch (ProtocolException e) {
       failed = true;
+      pending = Buffer.buffer(0); // never keep the caller's memory
+      pos = 0;
+      owned = false;
       throw e;
     }
     if (pos == pending.length()) {
       pending = Buffer.buffer(0);
       pos = 0;
       owned = false;
+    } else if (!owned) {
+      // an incomplete frame at the end of the caller's buffer: keep a copy, never the caller's memory
+      pending = pending.getBuffer(pos, pending.length());
+      pos = 0;
+      owned = true;
     }
   }
 

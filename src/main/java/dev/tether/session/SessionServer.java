@@ -87,7 +87,10 @@ public final class SessionServer {
       AtomicInteger c = s.sessionCount;
       count(vertx, c, true);
       // undeployed without close(): the count goes with the verticle's context
-      dev.tether.internal.ContextAccess.onClose(s.context, () -> count(vertx, c, false));
+      dev.tether.internal.ContextAccess.onClose(s.context, () -> {
+        count(vertx, c, false);
+        s.releaseFrames();
+      });
       return s;
     });
   }
@@ -154,9 +157,10 @@ public final class SessionServer {
         c.fail(Frames.E_SUPERSEDED, "session moved", false);
       }
       Buffer state = s.state.toBuffer();
+      int frames = s.state.retained.size();
       s.handedOff = true;
       s.end();
-      log.debug("session {} handed off ({} frames retained)", id, s.state.retained.size());
+      log.debug("session {} handed off ({} frames retained)", id, frames);
       p.complete(state);
     }));
   }
@@ -227,6 +231,16 @@ public final class SessionServer {
     return Vertx.currentContext() == context;
   }
 
+  /**
+   * The verticle went away without {@link #close()} (undeployed, or Vert.x closed): the retained
+   * frames' pooled memory goes back to the pool. Runs when the context closes, with the loop idle.
+   */
+  private void releaseFrames() {
+    for (ServerSession s : sessions.values()) {
+      s.state.retained.clear();
+    }
+  }
+
   private void accept(TrackedSocket tracked) {
     new Connection(tracked);
   }
@@ -272,7 +286,8 @@ public final class SessionServer {
       if (ended) {
         throw new IllegalStateException("session " + hex + " has ended");
       }
-      Buffer frame = Frames.data(++state.lastSent, payload);
+      // in pooled memory, not on the heap: the ring owns it until it is acknowledged or the session ends
+      Buffer frame = Frames.pooledData(++state.lastSent, payload);
       state.retained.add(frame);
       sentCount++;
       if (conn != null) {
@@ -375,16 +390,18 @@ public final class SessionServer {
       RetainedFrames r = state.retained;
       String connection = conn != null ? conn.tracked.id() : "session-" + hex;
       String remote = conn != null ? conn.tracked.remote() : "detached";
+      // read before end(), which releases the frames
+      long bytes = r.bytes();
+      boolean lost = !r.isEmpty();
+      String message = lost ? "session " + hex + " expired (" + reason + ") with " + r.size() + " frames unacknowledged"
+        + " (seq " + r.firstSeq() + ".." + state.lastSent + ", " + r.payloadBytes() + " payload bytes)" : null;
       end();
-      expired.put(hex, r.bytes());
+      expired.put(hex, bytes);
       if (conn != null) {
         conn.fail(Frames.E_SESSION_EXPIRED, "session " + hex + " expired: " + reason, false);
       }
-      if (!r.isEmpty()) {
-        long firstSeq = r.firstSeq();
-        String message = "session " + hex + " expired (" + reason + ") with " + r.size() + " frames unacknowledged"
-          + " (seq " + firstSeq + ".." + state.lastSent + ", " + r.payloadBytes() + " payload bytes)";
-        reportLoss(connection, remote, r.bytes(), message);
+      if (lost) {
+        reportLoss(connection, remote, bytes, message);
       } else {
         log.debug("session {} ended ({}), nothing unacknowledged", hex, reason);
       }
@@ -410,6 +427,7 @@ public final class SessionServer {
       }
       ended = true;
       cancelTtl();
+      state.retained.clear(); // pooled frames back to the pool: nobody will resume this session
       sessions.remove(hex);
       sessionCount.set(sessions.size());
       Handler<Void> h = endHandler;
@@ -458,7 +476,8 @@ public final class SessionServer {
         }
       });
       tracked.endHandler(v -> onEnd());
-      tracked.handler(this::onData);
+      // the zero-copy read path: frames are decoded in place from the pooled memory read
+      tracked.zeroCopyHandler(this::onData);
       helloTimer = vertx.setTimer(options.helloTimeoutMs(), t -> {
         helloTimer = -1;
         if (state == ConnState.AWAIT_HELLO) {
@@ -477,14 +496,44 @@ public final class SessionServer {
       }
       activity = true;
       try {
-        decoder.feed(buf, this::onFrame);
+        decoder.decode(buf, this::onFrame);
       } catch (ProtocolException e) {
         fail(e.code(), e.getMessage(), true);
         return;
       }
       if (state == ConnState.ATTACHED && session.state.lastReceived > ackedIn) {
         ackedIn = session.state.lastReceived;
-        tracked.send(Frames.ack(ackedIn));
+        sendPooled(Frames.pooledLongFrame(Frames.ACK, ackedIn));
+      }
+    }
+
+    /** Sends a frame made in pooled memory and gives our reference back (the write holds its own). */
+    void sendPooled(dev.tether.internal.LentBuffer frame) {
+      try {
+        tracked.send(frame);
+      } finally {
+        frame.byteBuf().release();
+      }
+    }
+
+    /**
+     * A frame decoded in place ({@code buf[start, end)} is its body, valid during this call): the
+     * frequent ones (DATA, ACK, PING) are handled without an object per frame; the others become a
+     * {@link Frame} with a copy of the body.
+     */
+    void onFrame(byte type, Buffer buf, int start, int end) {
+      if (state == ConnState.CLOSED) {
+        return;
+      }
+      try {
+        switch (type) {
+          case Frames.DATA -> onDataFrame(buf.getLong(start), buf, start + 8, end);
+          case Frames.ACK -> onAck(buf.getLong(start));
+          case Frames.PING -> sendPooled(Frames.pooledLongFrame(Frames.PONG, buf.getLong(start)));
+          default -> onFrame(new Frame(type, buf.getBuffer(start, end)));
+        }
+      } catch (ProtocolException e) {
+        fail(e.code(), e.getMessage(), true);
       }
     }
 
@@ -495,8 +544,8 @@ public final class SessionServer {
       try {
         switch (f.type()) {
           case Frames.HELLO -> onHello(f);
-          case Frames.DATA -> onDataFrame(f);
-          case Frames.ACK -> onAck(f);
+          case Frames.DATA -> onDataFrame(f.number(), f.body(), 8, f.body().length());
+          case Frames.ACK -> onAck(f.number());
           case Frames.PING -> tracked.send(Frames.pong(f.number()));
           case Frames.PONG -> { }
           case Frames.BYE -> onBye();
@@ -613,11 +662,11 @@ public final class SessionServer {
       }
     }
 
-    void onDataFrame(Frame f) throws ProtocolException {
+    /** DATA {@code seq} whose payload is {@code buf[from, to)} (valid during this call). */
+    void onDataFrame(long seq, Buffer buf, int from, int to) throws ProtocolException {
       if (state != ConnState.ATTACHED) {
         throw new ProtocolException(Frames.E_UNEXPECTED, "DATA before HELLO");
       }
-      long seq = f.number();
       ServerSession s = session;
       SessionState st = s.state;
       if (seq <= st.lastReceived) {
@@ -630,7 +679,8 @@ public final class SessionServer {
       Handler<Buffer> h = s.handler;
       if (h != null) {
         try {
-          h.handle(f.payload());
+          // zero-copy applications get a view (lent: a slice of the pooled read), others a heap copy
+          h.handle(app.zeroCopy() ? buf.slice(from, to) : buf.getBuffer(from, to));
         } catch (Exception e) {
           handlerFailed(s, seq, e);
           return;
@@ -653,11 +703,10 @@ public final class SessionServer {
         FailureKind.READ_FAILED, new SessionHandlerException(s.hex, seq, e));
     }
 
-    void onAck(Frame f) throws ProtocolException {
+    void onAck(long ack) throws ProtocolException {
       if (state != ConnState.ATTACHED) {
         throw new ProtocolException(Frames.E_UNEXPECTED, "ACK before HELLO");
       }
-      long ack = f.number();
       if (ack > session.state.lastSent) {
         throw new ProtocolException(Frames.E_BAD_SEQ, "ACK of seq " + ack + " but only " + session.state.lastSent + " were sent");
       }
@@ -681,9 +730,10 @@ public final class SessionServer {
         }
         if (!s.state.retained.isEmpty()) {
           long bytes = s.state.retained.bytes();
+          int frames = s.state.retained.size();
           s.end();
           s.reportLoss(tracked.id(), tracked.remote(), bytes, "session " + s.hex + " ended by BYE with "
-            + s.state.retained.size() + " frames unacknowledged");
+            + frames + " frames unacknowledged");
         } else {
           s.end();
         }
