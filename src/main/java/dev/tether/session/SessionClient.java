@@ -70,6 +70,12 @@ public final class SessionClient {
   private Handler<Throwable> failureHandler;
   private Handler<Void> drainHandler;
   private Handler<Long> resumeLatencyHandler;
+  private Handler<ResumeTiming> resumeTimingHandler;
+  /** The resume under way: when its last dial started, connected, was welcomed; dials since the loss. */
+  private long dialAt;
+  private long connectedAt;
+  private long welcomeAt;
+  private int dials;
 
   // Counters: written on the context, readable anywhere
   private volatile long sent;
@@ -158,6 +164,23 @@ public final class SessionClient {
     return this;
   }
 
+  /**
+   * Where the time of one resume went (nanoseconds): from the loss to the last dial (backoff, all
+   * dials before it included), from that dial to the connection, from the connection to the
+   * WELCOME, from the WELCOME to the first message delivered; and how many dials it took.
+   */
+  public record ResumeTiming(long backoffNanos, long connectNanos, long welcomeNanos, long firstMessageNanos, int dials) {
+    public long totalNanos() {
+      return backoffNanos + connectNanos + welcomeNanos + firstMessageNanos;
+    }
+  }
+
+  /** Called after each resume, at the first message delivered, with where its time went. */
+  public SessionClient resumeTimingHandler(Handler<ResumeTiming> h) {
+    this.resumeTimingHandler = h;
+    return this;
+  }
+
   /** Called after each resume, at the first message delivered, with nanoseconds since the connection was lost. */
   public SessionClient resumeLatencyHandler(Handler<Long> h) {
     this.resumeLatencyHandler = h;
@@ -240,6 +263,8 @@ public final class SessionClient {
   // Connection management
 
   private void dial() {
+    dialAt = System.nanoTime();
+    dials++;
     Future<NetSocket> connecting = sslOptions == null ? net.connect(options.port(), options.host())
       : net.connect(new ConnectOptions().setHost(options.host()).setPort(options.port()).setSsl(true)
         .setSslOptions(sslOptions));
@@ -256,6 +281,7 @@ public final class SessionClient {
         return;
       }
       NetSocket s = ar.result();
+      connectedAt = System.nanoTime();
       socket = s;
       decoder = new FrameDecoder(options.maxFrameBytes());
       welcomed = false;
@@ -299,6 +325,7 @@ public final class SessionClient {
     }
     log.debug("session {}: {}, resuming", hex, why);
     lostAt = System.nanoTime();
+    dials = 0;
     resumePending = false;
     if (state == State.HELLO_SENT || state == State.ESTABLISHED) {
       state = State.CONNECTING;
@@ -397,6 +424,7 @@ public final class SessionClient {
       resentFrames += n[0];
       resumePending = true;
       lostAtOfResume = lostAt;
+      welcomeAt = System.nanoTime();
       log.debug("session {} resumed, resent {} frames", hex, n[0]);
     } else {
       connected.tryComplete();
@@ -426,8 +454,14 @@ public final class SessionClient {
     if (resumePending) {
       resumePending = false;
       Handler<Long> h = resumeLatencyHandler;
+      long now = System.nanoTime();
       if (h != null && lostAtOfResume > 0) {
-        h.handle(System.nanoTime() - lostAtOfResume);
+        h.handle(now - lostAtOfResume);
+      }
+      Handler<ResumeTiming> th = resumeTimingHandler;
+      if (th != null && lostAtOfResume > 0) {
+        th.handle(new ResumeTiming(Math.max(0, dialAt - lostAtOfResume), connectedAt - dialAt, welcomeAt - connectedAt,
+          now - welcomeAt, dials));
       }
     }
     Handler<Buffer> h = handler;
