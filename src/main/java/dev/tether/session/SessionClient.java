@@ -303,7 +303,19 @@ public final class SessionClient {
         + options.reconnectTimeoutMs() + " ms; " + retained.size() + " messages unacknowledged"));
       return;
     }
-    long delay = Math.min(options.maxBackoffMs(), options.initialBackoffMs() << Math.min(attempt, 20));
+    if (attempt == 0) {
+      // the first attempt after a loss goes at once (in the next turn of the loop): a reset
+      // connection usually means a reachable server, and every millisecond here is resume latency;
+      // the backoff starts with the second attempt
+      attempt++;
+      vertx.runOnContext(v -> {
+        if (state == State.CONNECTING || (state == State.CLOSING && socket == null)) {
+          dial();
+        }
+      });
+      return;
+    }
+    long delay = Math.min(options.maxBackoffMs(), options.initialBackoffMs() << Math.min(attempt - 1, 20));
     attempt++;
     delay = Math.max(1, delay / 2 + random.nextLong(delay / 2 + 1));
     vertx.setTimer(delay, t -> {
