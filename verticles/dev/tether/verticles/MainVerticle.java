@@ -50,7 +50,11 @@ public class MainVerticle extends VerticleBase {
         return Future.failedFuture(new IllegalStateException("metrics.enabled: missing class " + e.getMessage(), e));
       }
     }
-    Tether.install(vertx, cfg.node(), recorder, obs.storms().budget());
+    dev.tether.MemoryBudget memory = cfg.memory().budget();
+    Tether.install(vertx, cfg.node(), recorder, obs.storms().budget(), memory);
+    log.info("memory budget: limit {} bytes ({}), back-pressure past {} bytes until {}, max heap {} bytes", memory.limit(),
+      cfg.memory().limitBytes() > 0 ? "memory.limitBytes" : cfg.memory().limitFraction() + " of the max heap",
+      memory.highMark(), memory.lowMark(), Runtime.getRuntime().maxMemory());
     log.info("Tether node {} starting {} server(s)", cfg.node(), cfg.servers().size());
     // nio unless conf/vertx.json says "preferNativeTransport": true (then epoll, or io_uring without epoll)
     log.info("transport: {}", TransportAccess.describe(vertx));

@@ -14,7 +14,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * What every tracked connection of one Vert.x instance shares: the node name used in events and in
- * the recovery address, the metrics recorder and the {@link FailureBudget} that bounds storms.
+ * the recovery address, the metrics recorder, the {@link FailureBudget} that bounds storms and the
+ * {@link MemoryBudget} that bounds what connections retain.
  *
  * <p>Nothing has to be installed: {@link #of(Vertx)} gives every Vert.x instance sane defaults the
  * first time it is asked, namely a node name made of the host name and the process id (plus a
@@ -37,11 +38,14 @@ public final class Tether {
   private final String node;
   private final TetherRecorder recorder;
   private final FailureBudget failureBudget;
+  private final MemoryBudget memory;
 
-  private Tether(String node, TetherRecorder recorder, FailureBudget failureBudget) {
+  private Tether(String node, TetherRecorder recorder, FailureBudget failureBudget, MemoryBudget memory) {
     this.node = Objects.requireNonNull(node, "node");
     this.recorder = Objects.requireNonNull(recorder, "recorder");
     this.failureBudget = Objects.requireNonNull(failureBudget, "failureBudget");
+    this.memory = Objects.requireNonNull(memory, "memory");
+    memory.bind(recorder);
   }
 
   /** Installs (or replaces) the shared state of {@code vertx}, with the default failure budget. */
@@ -51,7 +55,16 @@ public final class Tether {
 
   /** Installs (or replaces) the shared state of {@code vertx}. */
   public static Tether install(Vertx vertx, String node, TetherRecorder recorder, FailureBudget failureBudget) {
-    Tether t = new Tether(node, recorder, failureBudget);
+    return install(vertx, node, recorder, failureBudget, MemoryBudget.defaults());
+  }
+
+  /**
+   * Installs (or replaces) the shared state of {@code vertx}, with a memory budget of its own.
+   * Connections opened before keep the budget they were opened with.
+   */
+  public static Tether install(Vertx vertx, String node, TetherRecorder recorder, FailureBudget failureBudget,
+                               MemoryBudget memory) {
+    Tether t = new Tether(node, recorder, failureBudget, memory);
     synchronized (INSTANCES) {
       boolean fresh = !INSTANCES.containsKey(vertx);
       INSTANCES.put(vertx, t);
@@ -69,7 +82,7 @@ public final class Tether {
       Tether t = INSTANCES.get(vertx);
       if (t == null) {
         int n = DEFAULT_NODES.incrementAndGet();
-        t = new Tether(n == 1 ? PROCESS : PROCESS + "-" + n, defaultRecorder(), FailureBudget.defaults());
+        t = new Tether(n == 1 ? PROCESS : PROCESS + "-" + n, defaultRecorder(), FailureBudget.defaults(), MemoryBudget.defaults());
         INSTANCES.put(vertx, t);
         forgetOnClose(vertx);
       }
@@ -127,5 +140,13 @@ public final class Tether {
   /** The node-wide budget on failure WARN lines and events, shared by every connection of this Vert.x. */
   public FailureBudget failureBudget() {
     return failureBudget;
+  }
+
+  /**
+   * The node-wide memory budget (pending writes, retained session frames, decoder buffers), shared
+   * by every connection and session of this Vert.x; by default {@link MemoryBudget#defaults()}.
+   */
+  public MemoryBudget memory() {
+    return memory;
   }
 }

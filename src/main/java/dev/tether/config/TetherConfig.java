@@ -26,9 +26,10 @@ public record TetherConfig(String node, List<ServerConfig> servers, JsonObject r
    */
   public static final Map<String, Set<String>> VERTICLE_KEYS = Map.of(
     "session", Set.of("maxFrameBytes", "sessionTtlMs", "maxRetainedBytes", "maxSessions", "helloTimeoutMs",
-      "idleTimeoutMs"));
+      "idleTimeoutMs", "frameDeadlineMs"));
 
-  private static final Set<String> KEYS = Set.of("node", "servers", "recovery", "http", "bridge", "monitor", "metrics", "storms");
+  private static final Set<String> KEYS = Set.of("node", "servers", "recovery", "http", "bridge", "monitor", "metrics", "storms",
+    "memory");
 
   public static TetherConfig fromJson(JsonObject json) {
     for (String key : json.fieldNames()) {
@@ -80,6 +81,7 @@ public record TetherConfig(String node, List<ServerConfig> servers, JsonObject r
       dev.tether.recovery.PolicySet.fromJson(protocols.getJsonObject(p), "recovery.protocols." + p);
     }
     ObservabilityConfig.fromJson(json); // validates metrics, http, monitor, bridge, storms
+    MemoryConfig.fromJson(json);
     return new TetherConfig(node, List.copyOf(list), json);
   }
 
@@ -87,6 +89,11 @@ public record TetherConfig(String node, List<ServerConfig> servers, JsonObject r
   public boolean recoveryEnabled() {
     JsonObject rec = raw.getJsonObject("recovery");
     return rec == null || rec.getBoolean("enabled", true);
+  }
+
+  /** The {@code memory} section: the node-wide memory budget. */
+  public MemoryConfig memory() {
+    return MemoryConfig.fromJson(raw);
   }
 
   /** The {@code metrics}, {@code http}, {@code monitor} and {@code bridge} sections. */

@@ -14,6 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 
 /**
  * Records Tether's meters in a Micrometer registry under the public names
@@ -171,6 +172,49 @@ public final class MicrometerRecorder implements TetherRecorder {
         .tag("kind", k.name()).register(registry));
     }
     c.increment();
+  }
+
+  @Override
+  public void memoryBudget(java.util.function.LongSupplier used, long limit, long highMark,
+                           java.util.function.LongSupplier paused, java.util.function.LongSupplier pauses) {
+    // strong references: the suppliers live as long as the budget; a re-install replaces the meters
+    replace(Gauge.builder("tether.memory.used", used, LongSupplier::getAsLong).baseUnit("bytes").strongReference(true)
+      .description("Bytes retained by connections and sessions, as charged to the node's memory budget"));
+    replace(Gauge.builder("tether.memory.limit", () -> limit).baseUnit("bytes").strongReference(true)
+      .description("The node's memory budget: past it the largest holders are shed"));
+    replace(Gauge.builder("tether.memory.high.mark", () -> highMark).baseUnit("bytes").strongReference(true)
+      .description("Past this many bytes the heaviest producers stop being read"));
+    replace(Gauge.builder("tether.memory.paused", paused, LongSupplier::getAsLong).strongReference(true)
+      .description("Connections and sessions not read now because of the memory budget"));
+    io.micrometer.core.instrument.FunctionCounter.Builder<LongSupplier> c = io.micrometer.core.instrument.FunctionCounter
+      .builder("tether.memory.pauses", pauses, LongSupplier::getAsLong)
+      .description("Times a connection or session stopped being read for the memory budget");
+    registry.remove(c.register(registry));
+    c.register(registry);
+    pausesSupplier = pauses; // a function counter holds its object weakly
+    memoryShedCounter("connection");
+    memoryShedCounter("session");
+  }
+
+  private volatile LongSupplier pausesSupplier;
+
+  /** Micrometer keeps the first meter of a name: a second budget in the same registry replaces it. */
+  private void replace(Gauge.Builder<?> b) {
+    registry.remove(b.register(registry));
+    b.register(registry);
+  }
+
+  private Counter memoryShedCounter(String kind) {
+    return Counter.builder("tether.memory.shed").description("Connections and sessions shed by the node's memory budget")
+      .tag("kind", kind).register(registry);
+  }
+
+  @Override
+  public void memoryShed(String kind, long bytes) {
+    memoryShedCounter(kind).increment();
+    Counter.builder("tether.memory.shed.bytes").baseUnit("bytes")
+      .description("Bytes held by connections and sessions when the memory budget shed them").tag("kind", kind)
+      .register(registry).increment(bytes);
   }
 
   @Override

@@ -48,6 +48,18 @@ public interface TetherRecorder {
   default void suppressed(FailureKind kind) {
   }
 
+  /**
+   * Registers the meters of the node's memory budget ({@code tether_memory_used_bytes}, ...): its
+   * total now, limit and high mark, accounts paused now and pauses so far (suppliers read by any thread).
+   */
+  default void memoryBudget(java.util.function.LongSupplier used, long limit, long highMark,
+                            java.util.function.LongSupplier paused, java.util.function.LongSupplier pauses) {
+  }
+
+  /** One party ({@code connection} or {@code session}) shed by the memory budget, holding {@code bytes}. */
+  default void memoryShed(String kind, long bytes) {
+  }
+
   /** Bytes replayed after a soft failure. */
   void resent(String server, long bytes);
 

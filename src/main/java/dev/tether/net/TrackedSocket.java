@@ -190,6 +190,14 @@ public interface TrackedSocket extends ReadStream<Buffer>, WriteStream<Buffer> {
   /** The books of this connection now. On the socket's event loop only. */
   LedgerSnapshot ledger();
 
+  /**
+   * This connection's account in the node's memory budget ({@link dev.tether.Tether#memory()}): its
+   * pending cost is charged there, and a protocol on top may charge what it buffers for this
+   * connection (the session server charges its frame decoder's buffer), on the socket's event loop.
+   * Closed with the connection: charges are then refused and credits ignored.
+   */
+  dev.tether.MemoryBudget.Account memory();
+
   /** Recomputes the books from the pending writes and throws if they do not balance. On the event loop only. */
   void checkInvariant();
 

@@ -1,5 +1,7 @@
 package dev.tether.net;
 
+import dev.tether.MemoryBudget;
+import dev.tether.MemoryShedException;
 import dev.tether.Tether;
 import dev.tether.event.Action;
 import dev.tether.event.Decision;
@@ -117,6 +119,15 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   private volatile LentReader lent;
   /** What must live as long as this socket (the client that connected it: Vert.x closes collected clients). */
   private Object keepAlive;
+  /** This connection's share of the node's memory budget (its pending cost, plus what others charge to it). */
+  private MemoryBudget.Account memory;
+  /** The pending cost charged to {@link #memory} (kept equal to cost() after every change). */
+  private long memoryCost;
+  /** Reading paused by the user (pause/resume), and by the memory budget: the socket reads when neither. */
+  private boolean userPaused;
+  private boolean memoryPaused;
+  /** Demand a user's fetch asked for while the memory budget held reading. */
+  private long heldFetch;
 
   // Handlers: set from any thread, read on the event loop
   private volatile Handler<Void> drainHandler;
@@ -180,6 +191,22 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   private void install() {
     requireLoop("wrap");
     recorder.connections(server, 1);
+    memory = Tether.of(vertx).memory().open("connection", id, new MemoryBudget.Holder() {
+      @Override
+      public void pauseReading() {
+        context.runOnContext(v -> memoryPause(true));
+      }
+
+      @Override
+      public void resumeReading() {
+        context.runOnContext(v -> memoryPause(false));
+      }
+
+      @Override
+      public void shed(String reason) {
+        context.runOnContext(v -> callbacks.run(() -> shedForMemory(reason)));
+      }
+    });
     if (!NettyAccess.addFirstOutbound(socket, WriteTracker.NAME, tracker)) {
       // already closed: nothing can be written, the close handler will report
       log.debug("{} closed before tracking started", id);
@@ -415,10 +442,10 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
         lent = null;
         // what waited for a resume is released with the reader (handlerRemoved)
         channel.pipeline().remove(r);
-        if (r.paused()) {
+        channel.config().setAutoRead(true);
+        if (userPaused || memoryPaused) {
           socket.pause(); // still paused, now in Vert.x's queue
         }
-        channel.config().setAutoRead(true);
       }
       return this;
     }
@@ -434,6 +461,11 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     // just before Vert.x's handler, behind the tracker: reads stop here, Vert.x's flushes pass here
     if (NettyAccess.addFirstOutbound(socket, LentReader.NAME, r)) {
       lent = r;
+      // Vert.x's own queue gets no reads from now on; a pause in force moves to the new path
+      socket.resume();
+      if (userPaused || memoryPaused) {
+        r.pause();
+      }
     }
     return this;
   }
@@ -451,43 +483,92 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   @Override
   public TrackedSocket pause() {
-    if (lent == null) {
-      socket.pause();
-    } else if (onLoop()) {
-      LentReader r = lent;
-      if (r != null) {
-        r.pause();
-      }
-    } else {
+    if (!onLoop()) {
       context.runOnContext(v -> pause());
+      return this;
     }
+    userPaused = true;
+    readPause();
     return this;
   }
 
   @Override
   public TrackedSocket resume() {
-    if (lent == null) {
-      socket.resume();
-    } else if (onLoop()) {
-      LentReader r = lent;
-      if (r != null) {
-        r.resume();
-      }
-    } else {
+    if (!onLoop()) {
       context.runOnContext(v -> resume());
+      return this;
+    }
+    userPaused = false;
+    if (!memoryPaused) {
+      readResume();
     }
     return this;
   }
 
-  /** On the zero-copy path any positive demand resumes reading (as Vert.x's message mode does). */
   @Override
   public TrackedSocket fetch(long amount) {
-    if (lent == null) {
-      socket.fetch(amount);
-    } else if (amount > 0) {
-      resume();
+    if (!onLoop()) {
+      context.runOnContext(v -> fetch(amount));
+      return this;
+    }
+    if (memoryPaused) {
+      heldFetch = heldFetch + amount < 0 ? Long.MAX_VALUE : heldFetch + amount;
+    } else {
+      readFetch(amount);
     }
     return this;
+  }
+
+  // Reading on or off, on whichever path reads: Vert.x's (copies) or the zero-copy one (event loop)
+
+  private void readPause() {
+    LentReader r = lent;
+    if (r != null) {
+      r.pause();
+    } else {
+      socket.pause();
+    }
+  }
+
+  private void readResume() {
+    LentReader r = lent;
+    if (r != null) {
+      r.resume();
+    } else {
+      socket.resume();
+    }
+  }
+
+  /** On the zero-copy path any positive demand resumes reading (as Vert.x's message mode does). */
+  private void readFetch(long amount) {
+    LentReader r = lent;
+    if (r == null) {
+      socket.fetch(amount);
+    } else if (amount > 0) {
+      r.resume();
+    }
+  }
+
+  /** The memory budget's back-pressure: reading stops while on, whatever the user asked (event loop). */
+  private void memoryPause(boolean on) {
+    if (on == memoryPaused || state == State.CLOSED) {
+      return;
+    }
+    memoryPaused = on;
+    if (on) {
+      readPause();
+    } else if (!userPaused) {
+      readResume();
+    } else if (heldFetch > 0) {
+      long n = heldFetch;
+      heldFetch = 0;
+      readFetch(n);
+    }
+  }
+
+  @Override
+  public MemoryBudget.Account memory() {
+    return memory;
   }
 
   @Override
@@ -602,6 +683,17 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
       overflow(n, waiter);
       return;
     }
+    if (!memory.charge(n + TrackingOptions.WRITE_OVERHEAD_BYTES)) {
+      // the node's memory budget chose this connection for shedding: nothing more is retained
+      drop(data);
+      recorder.write(server, "rejected");
+      if (waiter != null) {
+        IllegalStateException ex = new IllegalStateException("connection " + id + " is being shed by the node memory budget");
+        callbacks.post(Kind.RECEIPT, () -> waiter.fail(ex));
+      }
+      return;
+    }
+    memoryCost += n + TrackingOptions.WRITE_OVERHEAD_BYTES;
     TrackedWrite w = ledger.accept(data instanceof ByteBuf b
       ? new TrackedWrite(channel, tracker, b, waiter, receipt)
       : new TrackedWrite(channel, tracker, (Buffer) data, waiter, receipt), n);
@@ -634,6 +726,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     boolean done = ledger.flushed(w, bytes);
     recorder.flushed(server, bytes);
     recorder.pending(server, -bytes);
+    creditMemory();
     if (done) {
       recorder.write(server, "ok");
       long nanos = System.nanoTime() - w.acceptedAt;
@@ -653,6 +746,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   private int giveUp(TrackedWrite w, FailureKind kind, Throwable cause) {
     long unsentFrom = w.firstUnflushed();
     int bytes = ledger.giveUp(w);
+    creditMemory();
     if (bytes > 0) {
       recorder.unsent(server, kind, bytes);
       recorder.pending(server, -bytes);
@@ -667,6 +761,15 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
       }
     }
     return bytes;
+  }
+
+  /** Returns to the memory budget what the pending cost no longer holds. */
+  private void creditMemory() {
+    long c = cost();
+    if (c < memoryCost) {
+      memory.credit(memoryCost - c);
+      memoryCost = c;
+    }
   }
 
   private void checkDrain() {
@@ -865,6 +968,38 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     }
   }
 
+  /**
+   * Shed by the node's memory budget: reported as WRITE_QUEUE_OVERFLOW with the pending bytes, and
+   * closed at once. Shedding is not a policy's choice (the memory must come back); the outcome is
+   * the close's.
+   */
+  private void shedForMemory(String reason) {
+    if (state == State.CLOSED || closingFor != null) {
+      return;
+    }
+    long requested = 0;
+    long flushed = 0;
+    long offset = ledger.accepted();
+    boolean first = true;
+    for (var it = ledger.openEntries(); it.hasNext(); ) {
+      TrackedWrite e = it.next();
+      requested += e.length();
+      flushed += e.flushedBytes();
+      if (first) {
+        offset = e.firstUnflushed();
+        first = false;
+      }
+    }
+    MemoryShedException cause = new MemoryShedException(reason, memory.bytes());
+    FailureEvent e = event(FailureKind.WRITE_QUEUE_OVERFLOW, Direction.WRITE, requested, flushed, offset, cause, 1, false);
+    Handler<FailureEvent> h = failureHandler;
+    if (h != null) {
+      callbacks.post(Kind.FAILURE, () -> h.handle(e));
+    }
+    callbacks.post(Kind.HOOK, () -> reporter.report(e)); // counted, logged, published; no decision awaited
+    closeFor(e, new Decision(Action.CLOSE, 0, "memory-budget", false, "shed by the node memory budget"));
+  }
+
   private void armTimeout() {
     if (timeoutTimer == -1 && options.writeTimeoutMs() > 0 && state != State.CLOSED) {
       timeoutTimer = vertx.setTimer(options.writeTimeoutMs(), t -> callbacks.run(this::onTimeoutTimer));
@@ -986,6 +1121,8 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     }
     state = State.CLOSED;
     try {
+      memoryCost = 0;
+      memory.close();
       recorder.connections(server, -1);
     } finally {
       Runnable hook = endHook;

@@ -16,6 +16,13 @@ import java.util.function.Consumer;
  */
 public final class RetainedFrames {
 
+  /**
+   * Heap a retained frame costs beyond its encoded bytes, as charged to the node's memory budget: the
+   * Vert.x buffer, Netty's heap buffer, the array header and the ring slot. An estimate from the
+   * objects' layouts (about 100 bytes on a 64-bit JVM with compressed oops), rounded up.
+   */
+  public static final int FRAME_OVERHEAD_BYTES = 128;
+
   private Buffer[] ring = new Buffer[16];
   private int head;
   private int size;

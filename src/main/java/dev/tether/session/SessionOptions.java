@@ -16,6 +16,7 @@ public final class SessionOptions {
   public static final int DEFAULT_MAX_SESSIONS = 10_000;
   public static final long DEFAULT_HELLO_TIMEOUT_MS = 10_000;
   public static final long DEFAULT_IDLE_TIMEOUT_MS = 120_000;
+  public static final long DEFAULT_FRAME_DEADLINE_MS = 30_000;
 
   private int maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
   private long sessionTtlMs = DEFAULT_SESSION_TTL_MS;
@@ -23,10 +24,12 @@ public final class SessionOptions {
   private int maxSessions = DEFAULT_MAX_SESSIONS;
   private long helloTimeoutMs = DEFAULT_HELLO_TIMEOUT_MS;
   private long idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS;
+  private long frameDeadlineMs = DEFAULT_FRAME_DEADLINE_MS;
 
   /** The keys {@link #fromJson} reads. */
   public static Set<String> keys() {
-    return Set.of("maxFrameBytes", "sessionTtlMs", "maxRetainedBytes", "maxSessions", "helloTimeoutMs", "idleTimeoutMs");
+    return Set.of("maxFrameBytes", "sessionTtlMs", "maxRetainedBytes", "maxSessions", "helloTimeoutMs", "idleTimeoutMs",
+      "frameDeadlineMs");
   }
 
   public static SessionOptions fromJson(JsonObject json, String where) {
@@ -37,6 +40,7 @@ public final class SessionOptions {
     o.setMaxSessions((int) num(json, "maxSessions", DEFAULT_MAX_SESSIONS, 1, Integer.MAX_VALUE, where));
     o.setHelloTimeoutMs(num(json, "helloTimeoutMs", DEFAULT_HELLO_TIMEOUT_MS, 1, Long.MAX_VALUE, where));
     o.setIdleTimeoutMs(num(json, "idleTimeoutMs", DEFAULT_IDLE_TIMEOUT_MS, 0, Long.MAX_VALUE, where));
+    o.setFrameDeadlineMs(num(json, "frameDeadlineMs", DEFAULT_FRAME_DEADLINE_MS, 0, Long.MAX_VALUE, where));
     return o;
   }
 
@@ -126,6 +130,23 @@ public final class SessionOptions {
       throw new IllegalArgumentException("idleTimeoutMs must be >= 0");
     }
     idleTimeoutMs = v;
+    return this;
+  }
+
+  /**
+   * Once a frame's first byte arrived, the whole frame must arrive within this time, else ERROR 105
+   * and close with a PROTOCOL_ERROR event (a peer trickling bytes cannot hold a connection and its
+   * buffer for ever); 30 s by default, 0 disables.
+   */
+  public long frameDeadlineMs() {
+    return frameDeadlineMs;
+  }
+
+  public SessionOptions setFrameDeadlineMs(long v) {
+    if (v < 0) {
+      throw new IllegalArgumentException("frameDeadlineMs must be >= 0");
+    }
+    frameDeadlineMs = v;
     return this;
   }
 }

@@ -1,5 +1,8 @@
 package dev.tether.session;
 
+import dev.tether.MemoryBudget;
+import dev.tether.MemoryShedException;
+import dev.tether.Tether;
 import dev.tether.event.Decision;
 import dev.tether.event.Direction;
 import dev.tether.event.FailureEvent;
@@ -180,11 +183,19 @@ public final class SessionServer {
       }
       ServerSession s = new ServerSession(st);
       if (sessions.containsKey(s.hex)) {
+        s.memory.close();
         p.fail(new IllegalStateException("session " + s.hex + " is already here"));
         return;
       }
       if (sessions.size() >= options.maxSessions()) {
+        s.memory.close();
         p.fail(new IllegalStateException("session limit " + options.maxSessions() + " reached"));
+        return;
+      }
+      if (!s.memory.charge(s.cost(st.retained.bytes(), st.retained.size()))) {
+        s.memory.close();
+        p.fail(new IllegalStateException("node memory budget: no room for session " + s.hex + " with "
+          + st.retained.bytes() + " retained bytes"));
         return;
       }
       sessions.put(s.hex, s);
@@ -263,10 +274,62 @@ public final class SessionServer {
     Handler<Buffer> handler;
     Handler<Void> drainHandler;
     Handler<Void> endHandler;
+    /** Retained frames in the node's memory budget; reading paused by the budget (event loop). */
+    final MemoryBudget.Account memory;
+    boolean memoryPaused;
+    /** Why the memory budget shed this session (set when it did). */
+    MemoryShedException shedBy;
 
     ServerSession(SessionState state) {
       this.state = state;
       this.hex = Frames.hex(state.id());
+      this.memory = Tether.of(vertx).memory().open("session", hex, new MemoryBudget.Holder() {
+        @Override
+        public void pauseReading() {
+          context.runOnContext(v -> memoryPause(true));
+        }
+
+        @Override
+        public void resumeReading() {
+          context.runOnContext(v -> memoryPause(false));
+        }
+
+        @Override
+        public void shed(String reason) {
+          context.runOnContext(v -> shedForMemory(reason, 0));
+        }
+      });
+    }
+
+    /** What retaining {@code frameBytes} of encoded frames costs the budget. */
+    long cost(long frameBytes, int frames) {
+      return frameBytes + (long) frames * RetainedFrames.FRAME_OVERHEAD_BYTES;
+    }
+
+    /**
+     * The memory budget's back-pressure on a session: its connection keeps being read (the client's
+     * ACKs, which free retained frames, travel behind its DATA), but DATA is held undelivered and
+     * unacknowledged, so the application produces nothing new for it; a client that respects its
+     * window stops sending. Held DATA is charged to the connection's account.
+     */
+    void memoryPause(boolean on) {
+      if (on == memoryPaused || ended) {
+        return;
+      }
+      memoryPaused = on;
+      if (!on && conn != null) {
+        conn.releaseHeld();
+      }
+    }
+
+    /** Expires the session with SESSION_EXPIRED carrying its retained bytes (event loop). */
+    void shedForMemory(String reason, int refused) {
+      if (ended) {
+        return;
+      }
+      shedBy = new MemoryShedException(reason, memory.bytes());
+      expire("shed by the node memory budget" + (refused > 0 ? ", a frame of " + refused + " payload bytes refused" : "")
+        + ": " + reason);
     }
 
     @Override
@@ -285,6 +348,11 @@ public final class SessionServer {
       assert owner();
       if (ended) {
         throw new IllegalStateException("session " + hex + " has ended");
+      }
+      if (!memory.charge(cost(payload.length() + Frames.DATA_OVERHEAD, 1))) {
+        // chosen by the node's memory budget: nothing more is retained, the session ends (reported)
+        shedForMemory("refused a frame: " + memory, payload.length());
+        return;
       }
       // in pooled memory, not on the heap: the ring owns it until it is acknowledged or the session ends
       Buffer frame = Frames.pooledData(++state.lastSent, payload);
@@ -408,8 +476,12 @@ public final class SessionServer {
     }
 
     void reportLoss(String connection, String remote, long bytes, String message) {
+      SessionLostException cause = new SessionLostException(hex, Frames.E_SESSION_EXPIRED, message, bytes);
+      if (shedBy != null) {
+        cause.initCause(shedBy);
+      }
       FailureEvent e = reporter.event(connection, remote, FailureKind.SESSION_EXPIRED, Direction.WRITE,
-        bytes, 0, state.releasedBytes, new SessionLostException(hex, Frames.E_SESSION_EXPIRED, message, bytes), false);
+        bytes, 0, state.releasedBytes, cause, false);
       Handler<FailureEvent> h = expiryHandler;
       if (h != null) {
         h.handle(e);
@@ -428,6 +500,7 @@ public final class SessionServer {
       ended = true;
       cancelTtl();
       state.retained.clear(); // pooled frames back to the pool: nobody will resume this session
+      memory.close();
       sessions.remove(hex);
       sessionCount.set(sessions.size());
       Handler<Void> h = endHandler;
@@ -458,7 +531,17 @@ public final class SessionServer {
     boolean connectionFailed;
     /** Bytes of an incomplete frame when the peer's stream ended. */
     int partialAtEnd;
+    /** A complete frame arrived since the idle timer last looked (bytes alone are no activity). */
     boolean activity;
+    /** Decoder bytes charged to the connection's memory account. */
+    int decoderCharged;
+    /** Frames decoded so far; when the incomplete frame in the decoder began (nanoTime, -1: none). */
+    long frames;
+    long partialSince = -1;
+    long frameTimer = -1;
+    /** DATA held while the session is paused by the memory budget, in order, and their charge. */
+    final java.util.ArrayDeque<Frame> held = new java.util.ArrayDeque<>();
+    long heldCharged;
 
     Connection(TrackedSocket tracked) {
       assert owner() : "connection accepted off the session server's event loop";
@@ -494,12 +577,24 @@ public final class SessionServer {
       if (state == ConnState.CLOSED) {
         return;
       }
-      activity = true;
+      long framesBefore = frames;
       try {
         decoder.decode(buf, this::onFrame);
       } catch (ProtocolException e) {
         fail(e.code(), e.getMessage(), true);
         return;
+      }
+      if (state == ConnState.CLOSED) {
+        return;
+      }
+      int partial = decoder.buffered();
+      chargeDecoder(partial);
+      if (partial == 0) {
+        partialSince = -1;
+      } else if (partialSince < 0 || frames != framesBefore) {
+        // the incomplete frame's first byte came with this read
+        partialSince = System.nanoTime();
+        armFrameDeadline();
       }
       if (state == ConnState.ATTACHED && session.state.lastReceived > ackedIn) {
         ackedIn = session.state.lastReceived;
@@ -525,12 +620,23 @@ public final class SessionServer {
       if (state == ConnState.CLOSED) {
         return;
       }
+      if (type != Frames.DATA && type != Frames.ACK && type != Frames.PING) {
+        onFrame(new Frame(type, buf.getBuffer(start, end)));
+        return;
+      }
+      frames++;
+      activity = true;
       try {
         switch (type) {
-          case Frames.DATA -> onDataFrame(buf.getLong(start), buf, start + 8, end);
+          case Frames.DATA -> {
+            if (session != null && (session.memoryPaused || !held.isEmpty())) {
+              hold(new Frame(type, buf.getBuffer(start, end))); // a copy: the read is only lent
+            } else {
+              onDataFrame(buf.getLong(start), buf, start + 8, end);
+            }
+          }
           case Frames.ACK -> onAck(buf.getLong(start));
-          case Frames.PING -> sendPooled(Frames.pooledLongFrame(Frames.PONG, buf.getLong(start)));
-          default -> onFrame(new Frame(type, buf.getBuffer(start, end)));
+          default -> sendPooled(Frames.pooledLongFrame(Frames.PONG, buf.getLong(start)));
         }
       } catch (ProtocolException e) {
         fail(e.code(), e.getMessage(), true);
@@ -541,10 +647,18 @@ public final class SessionServer {
       if (state == ConnState.CLOSED) {
         return;
       }
+      frames++;
+      activity = true;
       try {
         switch (f.type()) {
           case Frames.HELLO -> onHello(f);
-          case Frames.DATA -> onDataFrame(f.number(), f.body(), 8, f.body().length());
+          case Frames.DATA -> {
+            if (session != null && (session.memoryPaused || !held.isEmpty())) {
+              hold(f);
+            } else {
+              onDataFrame(f.number(), f.body(), 8, f.body().length());
+            }
+          }
           case Frames.ACK -> onAck(f.number());
           case Frames.PING -> tracked.send(Frames.pong(f.number()));
           case Frames.PONG -> { }
@@ -718,6 +832,7 @@ public final class SessionServer {
       long before = r.bytes();
       int n = r.release(ack);
       s.state.releasedBytes += before - r.bytes();
+      s.memory.credit(s.cost(before - r.bytes(), n));
       s.ackedCount += n;
     }
 
@@ -741,6 +856,74 @@ public final class SessionServer {
       }
       tracked.send(Frames.bye());
       close();
+    }
+
+    /** Holds a DATA frame while the session is paused by the memory budget (charged to this connection). */
+    void hold(Frame f) {
+      held.add(f);
+      long cost = f.payload().length() + Frames.DATA_OVERHEAD + RetainedFrames.FRAME_OVERHEAD_BYTES;
+      if (tracked.memory().charge(cost)) {
+        heldCharged += cost;
+      }
+    }
+
+    /** Delivers the held DATA in order (the memory budget resumed the session), then acknowledges. */
+    void releaseHeld() {
+      while (!held.isEmpty() && state == ConnState.ATTACHED && session != null && !session.memoryPaused) {
+        Frame f = held.poll();
+        long cost = Math.min(heldCharged, f.payload().length() + Frames.DATA_OVERHEAD + RetainedFrames.FRAME_OVERHEAD_BYTES);
+        heldCharged -= cost;
+        tracked.memory().credit(cost);
+        try {
+          onDataFrame(f.number(), f.body(), 8, f.body().length());
+        } catch (ProtocolException e) {
+          fail(e.code(), e.getMessage(), true);
+          return;
+        }
+      }
+      if (state == ConnState.ATTACHED && session != null && session.state.lastReceived > ackedIn) {
+        ackedIn = session.state.lastReceived;
+        tracked.send(Frames.ack(ackedIn));
+      }
+    }
+
+    /** Charges (or credits) the decoder's buffer to the connection's memory account. */
+    void chargeDecoder(int buffered) {
+      int delta = buffered - decoderCharged;
+      if (delta > 0) {
+        // refused only when the budget chose this connection: its shedding closes it
+        if (tracked.memory().charge(delta)) {
+          decoderCharged = buffered;
+        }
+      } else if (delta < 0) {
+        tracked.memory().credit(-delta);
+        decoderCharged = buffered;
+      }
+    }
+
+    /** Slow-loris: a frame once begun must be complete within frameDeadlineMs. */
+    void armFrameDeadline() {
+      long deadline = options.frameDeadlineMs();
+      if (deadline > 0 && frameTimer == -1) {
+        frameTimer = vertx.setTimer(deadline, t -> onFrameDeadline());
+      }
+    }
+
+    void onFrameDeadline() {
+      frameTimer = -1;
+      if (state == ConnState.CLOSED || partialSince < 0) {
+        return;
+      }
+      long deadline = options.frameDeadlineMs();
+      long elapsedMs = (System.nanoTime() - partialSince) / 1_000_000;
+      if (elapsedMs >= deadline) {
+        log.info("{}: a frame begun {} ms ago is still incomplete ({} bytes of it received), frameDeadlineMs {}: closing",
+          tracked.id(), elapsedMs, decoder.buffered(), deadline);
+        fail(Frames.E_TIMEOUT, "frame not complete within frameDeadlineMs " + deadline + " ("
+          + decoder.buffered() + " bytes of it received)", true);
+      } else {
+        frameTimer = vertx.setTimer(Math.max(1, deadline - elapsedMs), t -> onFrameDeadline());
+      }
     }
 
     void armIdle() {
@@ -791,10 +974,15 @@ public final class SessionServer {
 
     void detach() {
       cancelHelloTimer();
+      if (frameTimer != -1) {
+        vertx.cancelTimer(frameTimer);
+        frameTimer = -1;
+      }
       if (idleTimer != -1) {
         vertx.cancelTimer(idleTimer);
         idleTimer = -1;
       }
+      held.clear(); // never acknowledged: the client resends them after its resume
       if (session != null) {
         session.detached(this);
         session = null;

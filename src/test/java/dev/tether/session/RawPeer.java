@@ -4,6 +4,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetSocket;
 
@@ -17,6 +18,7 @@ final class RawPeer {
   final NetSocket socket;
   private final Buffer received = Buffer.buffer();
   private final Promise<Void> closed = Promise.promise();
+  private NetClient client;
 
   private RawPeer(NetSocket socket) {
     this.socket = socket;
@@ -31,7 +33,12 @@ final class RawPeer {
   }
 
   static Future<RawPeer> connect(Vertx vertx, int port) {
-    return vertx.createNetClient().connect(port, "127.0.0.1").map(RawPeer::new);
+    NetClient client = vertx.createNetClient();
+    return client.connect(port, "127.0.0.1").map(so -> {
+      RawPeer p = new RawPeer(so);
+      p.client = client; // Vert.x closes the connections of a client that was garbage-collected
+      return p;
+    });
   }
 
   /**
