@@ -4,7 +4,6 @@ import dev.tether.internal.LentBuffer;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.internal.buffer.BufferInternal;
 
 import java.nio.charset.StandardCharsets;
 
@@ -111,25 +110,10 @@ public final class Frames {
   }
 
   /**
-   * A DATA frame in pooled direct memory (Netty's default allocator), for the session server: no
-   * heap copy of the payload. The caller owns the one reference of the returned buffer and must
-   * release it ({@link #release}) when the frame is no longer retained; writes of it take references
-   * of their own.
+   * A frame of {@code type} with one long field (ACK, PONG) in pooled direct memory (Netty's default
+   * allocator), for the session server: the caller owns the one reference of the returned buffer
+   * and releases it ({@link #release}) after handing it to a write, which takes its own.
    */
-  static LentBuffer pooledData(long seq, Buffer payload) {
-    int n = payload.length();
-    ByteBuf b = ByteBufAllocator.DEFAULT.directBuffer(DATA_OVERHEAD + n);
-    b.writeInt(1 + 8 + n).writeByte(DATA).writeLong(seq);
-    if (payload instanceof LentBuffer lb) {
-      ByteBuf p = lb.byteBuf();
-      b.writeBytes(p, p.readerIndex(), n);
-    } else {
-      b.writeBytes(((BufferInternal) payload).getByteBuf());
-    }
-    return new LentBuffer(b);
-  }
-
-  /** A frame of {@code type} with one long field, in pooled memory (see {@link #pooledData}). */
   static LentBuffer pooledLongFrame(byte type, long value) {
     ByteBuf b = ByteBufAllocator.DEFAULT.directBuffer(LENGTH_BYTES + 9);
     b.writeInt(9).writeByte(type).writeLong(value);

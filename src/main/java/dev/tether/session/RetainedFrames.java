@@ -11,7 +11,7 @@ import java.util.function.Consumer;
  * to another node over the event bus. Not thread-safe: owned by the session's event loop.
  *
  * <p>Ownership: a frame added here is owned by this ring. A frame in pooled memory
- * ({@code Frames.pooledData}) is released exactly once: when an acknowledgement removes it
+ * (a lent or {@code Frames.pooled...} buffer) is released exactly once: when an acknowledgement removes it
  * ({@link #release}) or when the ring is emptied for good ({@link #clear}).
  */
 public final class RetainedFrames {

@@ -354,8 +354,9 @@ public final class SessionServer {
         shedForMemory("refused a frame: " + memory, payload.length());
         return;
       }
-      // in pooled memory, not on the heap: the ring owns it until it is acknowledged or the session ends
-      Buffer frame = Frames.pooledData(++state.lastSent, payload);
+      // on the heap, where the node's memory budget counts it (pooled direct memory would escape the
+      // budget: see docs/performance.md); the payload may be lent, the frame is a copy
+      Buffer frame = Frames.data(++state.lastSent, payload);
       state.retained.add(frame);
       sentCount++;
       if (conn != null) {
