@@ -8,6 +8,8 @@
 #   scripts/bench.sh tls        tracked echo over TLS vs tracked echo in plaintext; no target ("info")
 #                               (a self-signed pair in target/bench-tls, made once with scripts/DevCert.java)
 #   scripts/bench.sh jmh        JMH micro-benchmarks of the write ledger (-prof gc)
+#   scripts/bench.sh transports the same echo on epoll (A) vs nio (B) vs io_uring (C), paired, no target ("info");
+#                               TVARIANT=tracked (default) or session: which echo (session: LoadGen --protocol session)
 #   scripts/bench.sh quick      one pair (tracked, plain, netty) of each default workload, short windows (a smoke test)
 #
 # Environment overrides:
@@ -120,7 +122,12 @@ case "$MODE" in
   # the ratios are information: what encryption costs the server per message ("info")
   # w1k's 100k msg/s is more TLS than one load-generator CPU encrypts and decrypts: w1k25 by default
   tls) A=tracked-tls; B=tracked; CPU_TARGET=info; ALLOC_TARGET=info; WORKLOADS=${WORKLOADS:-"w1k25 w64"} ;;
-  *) echo "usage: scripts/bench.sh [default|metrics|session|tls|jmh|quick]" >&2; exit 2 ;;
+  # transports: one echo variant (TVARIANT) on three transports in every pair, in rotating order;
+  # BenchServer VARIANT@TRANSPORT; the ratios are information: epoll/nio, epoll/io_uring, nio/io_uring
+  transports) TVARIANT=${TVARIANT:-tracked}
+    case "$TVARIANT" in tracked|session|plain) ;; *) echo "bench: TVARIANT is tracked, session or plain" >&2; exit 2 ;; esac
+    A=$TVARIANT@epoll; B=$TVARIANT@nio; C=$TVARIANT@io_uring; CPU_TARGET=info; ALLOC_TARGET=info ;;
+  *) echo "usage: scripts/bench.sh [default|metrics|session|tls|transports|jmh|quick]" >&2; exit 2 ;;
 esac
 ROLES="A B"
 [ -n "$C" ] && ROLES="A B C"
@@ -210,7 +217,7 @@ run_trial() {
   local extra="transport=${running:-unknown}"
   [ "$variant" = netty ] && extra="$extra nettyAlloc=$NETTY_ALLOC"
   local proto=raw tls=""
-  [ "$variant" = session ] && proto=session
+  [ "${variant%@*}" = session ] && proto=session
   [ "$variant" = tracked-tls ] && tls="--tls $TLS_DIR/dev-cert.pem"
   # shellcheck disable=SC2086,SC2046
   if ! $PIN_LOAD timeout "$limit" java $LOAD_JVM -cp "$CP" dev.tether.tools.LoadGen --port "$port" --ctl "$ctl" \
@@ -296,7 +303,11 @@ done
   echo "# scripts/bench.sh $MODE  PAIRS=$PAIRS SECONDS=$MEASURE_S WARMUP=$WARMUP FLATOUT=$FLATOUT pinned=$PINNED server heap=$SERVER_HEAP"
   echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(java -version 2>&1 | head -1)"
   echo "# tracked echo options: $ECHO_CONF"
-  echo "# transport: $TRANSPORT${C:+; netty anchor read allocator: $NETTY_ALLOC}"
+  if [ "$MODE" = transports ]; then
+    echo "# transports: $TVARIANT echo on epoll (A), nio (B), io_uring (C) in every pair (the Transport lines below list all three)"
+  else
+    echo "# transport: $TRANSPORT${C:+; netty anchor read allocator: $NETTY_ALLOC}"
+  fi
   echo "# w1k = 50 connections x 1 KiB at 100k msg/s; w64 = 100 connections x 64 B at 20k msg/s; w1k25 = 50 x 1 KiB at 25k msg/s"
   [ "$MODE" = session ] && echo "# session: message = one DATA frame, payload of the workload's size + 13-byte frame header; client ACKs every 16 frames or 5 ms"
   [ "$MODE" = tls ] && echo "# tls: the same tracked echo with servers.echo.tls (JDK TLS engine; RSA 2048 self-signed), message = one TLS record each way; counts in plaintext messages"

@@ -17,6 +17,7 @@ import dev.tether.event.FailureKind;
 import dev.tether.event.NodeLostEvent;
 import dev.tether.internal.ContextAccess;
 import dev.tether.session.SessionServer;
+import dev.tether.session.SessionTakeover;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -116,6 +117,7 @@ public class ClusterVerticle extends VerticleBase {
   private boolean sweeping;
   private boolean sweepAgain;
   private boolean writing;
+  private boolean checkingSafe;
   private int published;
   private long timer = -1;
 
@@ -151,6 +153,7 @@ public class ClusterVerticle extends VerticleBase {
       early.clear();
       refresh();
       warnAboutNamesakes();
+      checkSafe();
       timer = vertx.setPeriodic(PUBLISH_INTERVAL_MS, t -> publishSessions());
       log.info("node {} is cluster member {} of {}: {}", node, self, hazelcast.getConfig().getClusterName(),
         view.names(node));
@@ -253,13 +256,29 @@ public class ClusterVerticle extends VerticleBase {
     });
   }
 
+  /**
+   * Takes the lost member's sessions over (those with a replica are rebuilt on this node's session
+   * servers, the others marked lost: SessionTakeover.takeOverFrom), then publishes NODE_LOST with
+   * the counts. Sessions held = the lost member's entries in the session directory when this node
+   * runs a session server (else the registry's count, about a second old); for a graceful leave,
+   * whose sessions were reported SESSION_EXPIRED as it closed, at least the registry's count.
+   */
   private void publishLost(Lost lost) {
-    NodeLostEvent e = new NodeLostEvent(UUID.randomUUID().toString(), System.currentTimeMillis(), lost.entry().node(),
-      lost.member(), lost.address(), node, lost.entry().sessions(), 0, lost.entry().leaving());
-    Tether.of(vertx).recorder().failure(NodeLostEvent.SERVER, FailureKind.NODE_LOST, Direction.READ);
-    log.warn("NODE_LOST: {}; reported by {} (session replication is not built yet: nothing is taken over)",
-      e.summary(), node);
-    vertx.eventBus().publish(Addresses.FAILURE, e.toJson());
+    Entry entry = lost.entry();
+    SessionTakeover.takeOverFrom(vertx, lost.member(), entry.node(), !entry.leaving())
+      .recover(err -> {
+        log.warn("taking over the sessions of lost node {} failed: {}", entry.node(), err.toString());
+        return Future.succeededFuture(new SessionTakeover.Outcome(0, 0, false));
+      })
+      .onSuccess(o -> {
+        int held = !o.known() ? entry.sessions() : entry.leaving() ? Math.max(o.held(), entry.sessions()) : o.held();
+        int taken = o.known() ? Math.min(o.takenOver(), held) : 0;
+        NodeLostEvent e = new NodeLostEvent(UUID.randomUUID().toString(), System.currentTimeMillis(), entry.node(),
+          lost.member(), lost.address(), node, held, taken, entry.leaving());
+        Tether.of(vertx).recorder().failure(NodeLostEvent.SERVER, FailureKind.NODE_LOST, Direction.READ);
+        log.warn("NODE_LOST: {}; reported by {}", e.summary(), node);
+        vertx.eventBus().publish(Addresses.FAILURE, e.toJson());
+      });
   }
 
   /** Hazelcast's member list (local, no remote call) joined with the registry entries. */
@@ -290,7 +309,20 @@ public class ClusterVerticle extends VerticleBase {
     }
   }
 
+  /** Asks Hazelcast whether every partition's backup is in sync (may call other members: not ordered, not on the loop). */
+  private void checkSafe() {
+    if (checkingSafe || stopped) {
+      return;
+    }
+    checkingSafe = true;
+    vertx.executeBlocking(() -> hazelcast.getPartitionService().isClusterSafe(), false).onComplete(ar -> {
+      checkingSafe = false;
+      view.safe(ar.succeeded() && ar.result());
+    });
+  }
+
   private void publishSessions() {
+    checkSafe();
     int n = SessionServer.sessionsHeld(vertx);
     if (n == published || writing || stopped) {
       return;

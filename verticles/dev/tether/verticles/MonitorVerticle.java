@@ -8,6 +8,8 @@ import dev.tether.event.FailureKind;
 import dev.tether.metrics.MicrometerRecorder;
 import dev.tether.metrics.TetherRecorder;
 import dev.tether.monitor.EventRing;
+import dev.tether.net.AcceptGuard;
+import dev.tether.net.LedgerBooks;
 import dev.tether.net.TlsHandshakeLog;
 import dev.tether.net.ListeningServers;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -51,6 +53,7 @@ import java.util.Set;
  *   <li>{@code GET /events/stream}: the same live, as server-sent events (bounded clients);</li>
  *   <li>{@code GET /nodes}: the cluster's nodes as this node sees them: live or lost, sessions,
  *       failure counts (the dashboard's per-node panel);</li>
+ *   <li>{@code GET /books}: the closed connections' ledger sums per server ({@link LedgerBooks});</li>
  *   <li>{@code GET /}: the dashboard (static files from the jar, no external assets).</li>
  * </ul>
  *
@@ -73,6 +76,11 @@ public class MonitorVerticle extends VerticleBase {
   private static final String ASSET_DIR = "dev/tether/monitor/dashboard/";
   /** Largest {@code limit} accepted by {@code /events}. */
   public static final int MAX_LIMIT = 10_000;
+  /** The parameters {@code /events} takes; other endpoints take none. */
+  private static final Set<String> EVENTS_PARAMS = Set.of("limit", "kind", "node", "type");
+  /** Accepted values of {@code /events?kind=}. */
+  private static final Set<String> KINDS = java.util.Arrays.stream(FailureKind.values()).map(Enum::name)
+    .collect(java.util.stream.Collectors.toUnmodifiableSet());
   /** Default number of events {@code /events} returns. */
   public static final int DEFAULT_LIMIT = 100;
   /** A live client gets at least one message this often, even with no new events. */
@@ -132,6 +140,7 @@ public class MonitorVerticle extends VerticleBase {
       http.requestHandler(this::handle);
       ready.add(http.listen().onSuccess(s -> {
         actualPort = s.actualPort();
+        AcceptGuard.install(vertx, s, "http", "http"); // descriptor exhaustion: an event, not a Netty stack trace
         log.info("monitoring HTTP on {}://{}:{}/ (metrics {}, monitor {})", options.isSsl() ? "https" : "http",
           obs.http().host(), actualPort, metricsHandler != null ? "on" : "off", obs.monitor().enabled() ? "on" : "off");
       }));
@@ -237,12 +246,22 @@ public class MonitorVerticle extends VerticleBase {
       return;
     }
     String path = req.path();
+    Map<String, String> query;
+    try {
+      // strict: a bad path or parameter is a 400 naming it, never a 500 or an ignored parameter
+      QueryCheck.path(path);
+      query = QueryCheck.params(req.query(), path.equals("/events") ? EVENTS_PARAMS : Set.of());
+    } catch (QueryCheck.Bad bad) {
+      json(req.response(), 400, new JsonObject().put("error", bad.getMessage()).put("parameter", bad.parameter));
+      return;
+    }
     switch (path) {
       case "/metrics" -> metrics(req);
       case "/health" -> health(req);
-      case "/events" -> events(req);
+      case "/events" -> events(req, query);
       case "/events/stream" -> stream(req);
       case "/nodes" -> nodes(req);
+      case "/books" -> json(req.response(), 200, LedgerBooks.of(vertx).toJson().put("node", Tether.of(vertx).node()));
       default -> asset(req, path);
     }
   }
@@ -264,7 +283,8 @@ public class MonitorVerticle extends VerticleBase {
       JsonObject sc = configured.getJsonObject(name);
       boolean enabled = sc.getBoolean("enabled", true);
       int instances = listening.instances(name);
-      JsonObject s = new JsonObject().put("enabled", enabled).put("listening", instances > 0).put("instances", instances);
+      JsonObject s = new JsonObject().put("enabled", enabled).put("listening", instances > 0).put("instances", instances)
+        .put("connections", listening.connections(name));
       JsonObject at = listening.address(name);
       if (at != null) {
         s.put("host", at.getString("host")).put("port", at.getInteger("port"));
@@ -338,30 +358,26 @@ public class MonitorVerticle extends VerticleBase {
     return list;
   }
 
-  private void events(HttpServerRequest req) {
+  private void events(HttpServerRequest req, Map<String, String> query) {
     if (ring == null) {
       json(req.response(), 404, new JsonObject().put("error", "the monitor is off"));
       return;
     }
-    int limit = DEFAULT_LIMIT;
-    String l = req.getParam("limit");
-    if (l != null) {
-      try {
-        limit = Integer.parseInt(l);
-      } catch (NumberFormatException e) {
-        limit = -1;
-      }
-      if (limit < 1 || limit > MAX_LIMIT) {
-        json(req.response(), 400, new JsonObject().put("error", "limit: must be an integer within 1.." + MAX_LIMIT));
-        return;
-      }
-    }
-    String type = req.getParam("type");
-    if (type != null && !type.equals("failure") && !type.equals("recovery")) {
-      json(req.response(), 400, new JsonObject().put("error", "type: must be failure or recovery"));
+    int limit;
+    String kind;
+    String node;
+    String type;
+    try {
+      Integer l = QueryCheck.intWithin(query, "limit", 1, MAX_LIMIT);
+      limit = l == null ? DEFAULT_LIMIT : l;
+      kind = QueryCheck.oneOf(query, "kind", KINDS);
+      node = QueryCheck.nonEmpty(query, "node");
+      type = QueryCheck.oneOf(query, "type", Set.of("failure", "recovery"));
+    } catch (QueryCheck.Bad bad) {
+      json(req.response(), 400, new JsonObject().put("error", bad.getMessage()).put("parameter", bad.parameter));
       return;
     }
-    List<JsonObject> list = ring.newest(limit, req.getParam("kind"), req.getParam("node"), type);
+    List<JsonObject> list = ring.newest(limit, kind, node, type);
     json(req.response(), 200, new JsonObject()
       .put("events", new JsonArray(new ArrayList<>(list)))
       .put("counts", ring.counts(System.currentTimeMillis())));

@@ -16,7 +16,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Configuration: a {@code servers.<name>} object of {@code conf/tether.json} plus {@code name};
  * besides the common and tracking keys it reads the {@link SessionOptions} keys. Sessions live on
- * this verticle's event loop, so it runs as one instance ({@code instances} must be 1).
+ * the event loop of the instance that holds them; with {@code instances > 1} a resume accepted by another
+ * instance takes the session over from its owner (docs/cluster.md). {@code replication} ("backup" or
+ * "none") chooses whether sessions survive the death of their node.
  */
 public class SessionVerticle extends VerticleBase {
 
@@ -31,10 +33,6 @@ public class SessionVerticle extends VerticleBase {
     try {
       JsonConfig c = new JsonConfig(config());
       cfg = ServerConfig.forVerticle(c.json, "session", SessionOptions.keys());
-      if (cfg.instances() != 1) {
-        throw new IllegalArgumentException("servers." + cfg.name() + ".instances: a session server runs as 1 instance"
-          + " (sessions are owned by one event loop), got " + cfg.instances());
-      }
       options = SessionOptions.fromJson(cfg.raw(), "servers." + cfg.name());
     } catch (IllegalArgumentException e) {
       return Future.failedFuture(e);

@@ -142,7 +142,7 @@ public final class MemoryBudget {
    * Opens an account for one party.
    *
    * @param kind   what it is, for logs and meters: {@code connection} or {@code session}
-   * @param name   its id (connection or session id), for logs
+   * @param name   its id (connection or session id), for logs; null: asked of {@link Holder#name()} when needed
    * @param holder how to pause, resume and shed it
    */
   public Account open(String kind, String name, Holder holder) {
@@ -153,6 +153,11 @@ public final class MemoryBudget {
 
   /** What the budget asks of a party; each method may be called from any thread. */
   public interface Holder {
+    /** The party's id for logs, when none was given to {@link #open} (built lazily: ids cost heap). */
+    default String name() {
+      return "?";
+    }
+
     /** Stop reading from the peer (back-pressure). */
     void pauseReading();
 
@@ -192,7 +197,7 @@ public final class MemoryBudget {
     }
 
     public String name() {
-      return name;
+      return name != null ? name : holder.name();
     }
 
     /** Bytes charged to this account now. */
@@ -268,7 +273,7 @@ public final class MemoryBudget {
 
     @Override
     public String toString() {
-      return kind + " " + name + " (" + bytes + " bytes)";
+      return kind + " " + name() + " (" + bytes + " bytes)";
     }
   }
 
@@ -303,7 +308,7 @@ public final class MemoryBudget {
     }
     if (victims != null) {
       for (Account v : victims) {
-        v.holder.shed("node memory budget: " + v.kind + " " + v.name + " holds " + v.bytes + " bytes, the largest, with "
+        v.holder.shed("node memory budget: " + v.kind + " " + v.name() + " holds " + v.bytes + " bytes, the largest, with "
           + used.get() + " of " + limit + " bytes used");
       }
     }
@@ -337,7 +342,7 @@ public final class MemoryBudget {
       shedCount.incrementAndGet();
       recorder.memoryShed(c.kind, b);
       log.warn("memory budget: {} of {} bytes used, past the limit: shedding {} {} holding {} bytes, the largest of {}",
-        used.get(), limit, c.kind, c.name, b, sorted.size());
+        used.get(), limit, c.kind, c.name(), b, sorted.size());
     }
     return victims;
   }

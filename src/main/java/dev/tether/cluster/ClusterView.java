@@ -46,6 +46,8 @@ public final class ClusterView {
   private final boolean clustered;
   /** Null until the cluster verticle published a view. */
   private volatile List<Member> members;
+  /** Hazelcast's cluster safety (every partition's backups in sync), as last checked; false until checked. */
+  private volatile boolean safe;
 
   private ClusterView(boolean clustered) {
     this.clustered = clustered;
@@ -61,6 +63,11 @@ public final class ClusterView {
   /** Replaces the view: the live members, oldest first (the cluster verticle calls it). */
   public void update(List<Member> live) {
     members = List.copyOf(live);
+  }
+
+  /** Records whether Hazelcast said the cluster is safe (the cluster verticle calls it about every second). */
+  public void safe(boolean safe) {
+    this.safe = safe;
   }
 
   /** Whether the node runs clustered. */
@@ -85,12 +92,20 @@ public final class ClusterView {
     return members(self).stream().map(Member::node).filter(Objects::nonNull).toList();
   }
 
-  /** {@code /health}'s {@code cluster}: {@code {"enabled": bool, "members": [names], "size": n}}. */
+  /**
+   * {@code /health}'s {@code cluster}: {@code {"enabled": bool, "members": [names], "size": n}}, and
+   * when clustered {@code "safe"}: every partition's backup in sync (Hazelcast's isClusterSafe, checked
+   * about every second): only then does a session replica survive the death of any one member.
+   */
   public JsonObject health(String self) {
     List<Member> m = members(self);
-    return new JsonObject()
+    JsonObject o = new JsonObject()
       .put("enabled", clustered)
       .put("members", new JsonArray(m.stream().map(Member::node).filter(Objects::nonNull).toList()))
       .put("size", m.size());
+    if (clustered) {
+      o.put("safe", safe);
+    }
+    return o;
   }
 }

@@ -26,7 +26,7 @@ public record TetherConfig(String node, List<ServerConfig> servers, JsonObject r
    */
   public static final Map<String, Set<String>> VERTICLE_KEYS = Map.of(
     "session", Set.of("maxFrameBytes", "sessionTtlMs", "maxRetainedBytes", "maxSessions", "helloTimeoutMs",
-      "idleTimeoutMs", "frameDeadlineMs"));
+      "idleTimeoutMs", "frameDeadlineMs", "replication"));
 
   private static final Set<String> KEYS = Set.of("node", "servers", "recovery", "http", "bridge", "monitor", "metrics", "storms",
     "memory");

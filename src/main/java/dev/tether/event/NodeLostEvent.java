@@ -15,8 +15,8 @@ import java.util.Objects;
  *   <li>{@code member}: its Hazelcast member UUID; {@code remote}: its cluster address;</li>
  *   <li>{@code reportedBy}: the surviving node that published the event;</li>
  *   <li>{@code sessionsHeld}: the sessions it held (its last published count, at most ~1 s old);
- *       {@code sessionsTakenOver}: taken over from replicas elsewhere (0: replication is not built
- *       yet); {@code sessionsLost = sessionsHeld - sessionsTakenOver};</li>
+ *       {@code sessionsTakenOver}: rebuilt from their replicas on the reporting node (session
+ *       servers with replication "backup"); {@code sessionsLost = sessionsHeld - sessionsTakenOver};</li>
  *   <li>{@code graceful}: whether it announced its departure (stopped) rather than vanished.</li>
  * </ul>
  *

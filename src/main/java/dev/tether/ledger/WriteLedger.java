@@ -17,7 +17,8 @@ import java.util.function.Consumer;
 public final class WriteLedger<E extends LedgerEntry> {
 
   // State accessed exclusively from the owning event loop
-  private final ArrayDeque<E> open = new ArrayDeque<>();
+  /** Sized for one: an idle connection keeps it; a busy one grows it once to what it needs. */
+  private final ArrayDeque<E> open = new ArrayDeque<>(1);
   private long accepted;
   private long flushed;
   private long pending;

@@ -63,6 +63,52 @@ public interface TetherRecorder {
   /** Bytes replayed after a soft failure. */
   void resent(String server, long bytes);
 
+  /**
+   * The meters of one server's write path, resolved once per server so that a write records with
+   * no lookup by name (see {@link #writePath}). Thread-safe like the recorder.
+   */
+  interface WritePath {
+    /** Same as {@link TetherRecorder#pending} for this server. */
+    void pending(long delta);
+
+    /** Same as {@link TetherRecorder#flushed} followed by {@code pending(-bytes)}: part of a write flushed. */
+    void flushedPart(long bytes);
+
+    /**
+     * The last {@code bytes} of a write flushed, {@code nanos} after it was accepted: in one call, what
+     * {@code flushed(bytes)}, {@code pending(-bytes)}, {@code write("ok")} and {@code flushTime(nanos)} record.
+     */
+    void writeFlushed(long bytes, long nanos);
+  }
+
+  /**
+   * The write path of {@code server}. The default delegates to the by-name methods; a recorder with
+   * meters to look up returns an object holding them (one per server, not per connection).
+   */
+  default WritePath writePath(String server) {
+    TetherRecorder r = this;
+    return new WritePath() {
+      @Override
+      public void pending(long delta) {
+        r.pending(server, delta);
+      }
+
+      @Override
+      public void flushedPart(long bytes) {
+        r.flushed(server, bytes);
+        r.pending(server, -bytes);
+      }
+
+      @Override
+      public void writeFlushed(long bytes, long nanos) {
+        r.flushed(server, bytes);
+        r.pending(server, -bytes);
+        r.write(server, "ok");
+        r.flushTime(server, nanos);
+      }
+    };
+  }
+
   /** A recorder that records nothing. */
   TetherRecorder NOOP = new TetherRecorder() {
     @Override public void write(String server, String outcome) { }
@@ -74,5 +120,15 @@ public interface TetherRecorder {
     @Override public void connections(String server, int delta) { }
     @Override public void recoveryAction(String policy, Action action, String result) { }
     @Override public void resent(String server, long bytes) { }
+    @Override public WritePath writePath(String server) {
+      return NOOP_PATH;
+    }
+  };
+
+  /** The write path of {@link #NOOP}. */
+  WritePath NOOP_PATH = new WritePath() {
+    @Override public void pending(long delta) { }
+    @Override public void flushedPart(long bytes) { }
+    @Override public void writeFlushed(long bytes, long nanos) { }
   };
 }

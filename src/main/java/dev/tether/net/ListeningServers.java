@@ -26,6 +26,8 @@ public final class ListeningServers {
 
   /** Server name -> (registration id -> where that instance listens). */
   private final ConcurrentMap<String, ConcurrentMap<Long, JsonObject>> servers = new ConcurrentHashMap<>();
+  /** Server name -> open tracked connections over all its instances (counted on connect and close). */
+  private final ConcurrentMap<String, AtomicLong> connections = new ConcurrentHashMap<>();
 
   private ListeningServers() {
   }
@@ -77,6 +79,20 @@ public final class ListeningServers {
       m.remove(id);
       return m.isEmpty() ? null : m;
     });
+  }
+
+  /**
+   * The open-connection count of {@code server}, shared by its instances: a {@link TrackedServer}
+   * adds one per accepted connection and removes it when the connection ends. Fetch it once per server.
+   */
+  public AtomicLong connectionCounter(String server) {
+    return connections.computeIfAbsent(server, s -> new AtomicLong());
+  }
+
+  /** Open tracked connections of {@code server} now (0 when unknown). */
+  public long connections(String server) {
+    AtomicLong c = connections.get(server);
+    return c == null ? 0 : c.get();
   }
 
   /** Number of listening instances of {@code server} (0 when it is down or unknown). */

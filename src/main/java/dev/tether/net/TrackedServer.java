@@ -42,6 +42,12 @@ public final class TrackedServer {
   // State accessed exclusively from the accepting event loop
   private int open;
   private long accepted;
+  /** Open connections of this server name over all its instances, for /health (see ListeningServers). */
+  private final java.util.concurrent.atomic.AtomicLong connections;
+  /** Runs when one of this server's connections ended (one object for all of them). */
+  private final Runnable onEnd = this::ended;
+  /** Reporter and timeout settings shared by all connections of this server (immutable). */
+  private final TrackedSocketImpl.Shared shared;
   /** Removes this server from {@link ListeningServers}; set once listening. */
   private volatile Runnable unregister;
 
@@ -51,6 +57,8 @@ public final class TrackedServer {
     this.options = TlsHandshakeLog.install(new TrackedServerOptions(options), options.getName());
     this.server = vertx.createNetServer(this.options);
     Tether.of(vertx).recorder().registerServer(this.options.getName());
+    this.connections = ListeningServers.of(vertx).connectionCounter(this.options.getName());
+    this.shared = TrackedSocketImpl.shared(vertx, this.options.tracking());
     server.connectHandler(this::accept);
   }
 
@@ -94,14 +102,15 @@ public final class TrackedServer {
     open++;
     TrackedSocketImpl tracked;
     try {
-      tracked = TrackedSocketImpl.create(vertx, socket, tracking, NUMBERS.incrementAndGet(), ++accepted);
+      tracked = TrackedSocketImpl.create(vertx, socket, tracking, NUMBERS.incrementAndGet(), ++accepted, shared);
     } catch (RuntimeException e) {
       open--;
       log.warn("{}: cannot track connection from {}: {}", tracking.server(), socket.remoteAddress(), e.toString());
       socket.close();
       return;
     }
-    tracked.onEnd(() -> open--);
+    connections.incrementAndGet();
+    tracked.onEnd(onEnd);
     Handler<TrackedSocket> h = handler;
     if (h == null) {
       log.warn("{}: no connect handler set; closing connection from {}", tracking.server(), socket.remoteAddress());
@@ -114,6 +123,12 @@ public final class TrackedServer {
       log.warn("{}: the connect handler threw for {}; closing it", tracked.id(), tracked.remote(), t);
       tracked.close();
     }
+  }
+
+  /** A connection of this server ended; on its (the accepting) event loop. */
+  private void ended() {
+    open--;
+    connections.decrementAndGet();
   }
 
   public int actualPort() {

@@ -41,8 +41,13 @@ import io.vertx.core.net.SocketAddress;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -63,10 +68,20 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Threading: everything below runs on the event loop of the socket's context; public methods
  * hop onto it or refuse to run elsewhere (see {@link TrackedSocket}).
  */
-final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
+final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener, Callbacks.Host, Handler<Object>,
+  MemoryBudget.Holder {
 
   private static final Logger log = LoggerFactory.getLogger(TrackedSocketImpl.class);
   private static final AtomicLong NUMBERS = new AtomicLong();
+  private static final VarHandle CLOSED;
+
+  static {
+    try {
+      CLOSED = MethodHandles.lookup().findVarHandle(TrackedSocketImpl.class, "closed", PromiseInternal.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
 
   private enum State { OPEN, CLOSED }
 
@@ -78,14 +93,22 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   private final TrackingOptions options;
   private final TetherRecorder recorder;
   private final String server;
-  private final String id;
-  private final String remote;
+  /** The number in this connection's id ({@code <server>-<number>}); the id string is made on first use. */
+  private final long number;
   private final FaultInjector injector;
-  private final FailureReporter reporter;
+  /**
+   * Reporter, timeouts and write meters: per server (shared by its connections, see {@link Shared})
+   * or per client connection; bound to the node's {@link Tether} as it was when this connection opened.
+   */
+  private final Bound shared;
+  /** The recorder's meters of this server's write path (no lookup by name per write). */
+  private final TetherRecorder.WritePath meters;
   private final Callbacks callbacks;
   private final WriteTracker tracker;
-  private final WriteTimeouts timeouts;
-  private final PromiseInternal<Void> closed;
+  /** Completed when the connection has closed; made on first ask (see {@link #closedPromise}). */
+  private volatile PromiseInternal<Void> closed;
+  /** Set once on the event loop when the connection has closed and its books are done. */
+  private volatile boolean finished;
 
   // State accessed exclusively from the connection's event loop
   private final WriteLedger<TrackedWrite> ledger = new WriteLedger<>();
@@ -112,7 +135,11 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   private boolean readFailed;
   /** A write timeout was reported and nothing has been flushed since: one event per stall. */
   private boolean stalled;
-  private long timeoutTimer = -1;
+  /** The armed write-timeout check (a Netty task on this channel's event loop), or null. */
+  private ScheduledFuture<?> timeoutTask;
+  /** Made on first use (events, logs, toString): most connections never need them. Benign races. */
+  private String id;
+  private String remote;
   private boolean full;
   private Runnable endHook;
   /** The zero-copy read path, when the user set a {@link #zeroCopyHandler}; set and used on the loop. */
@@ -130,13 +157,15 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   private long heldFetch;
 
   // Handlers: set from any thread, read on the event loop
+  private volatile Handler<Buffer> dataHandler;
   private volatile Handler<Void> drainHandler;
   private volatile Handler<Void> closeHandler;
   private volatile Handler<Throwable> exceptionHandler;
   private volatile Handler<FailureEvent> failureHandler;
   private volatile Handler<RecoveryOutcome> outcomeHandler;
 
-  private TrackedSocketImpl(Vertx vertx, NetSocket socket, TrackingOptions options, long number, long faultIndex) {
+  private TrackedSocketImpl(Vertx vertx, NetSocket socket, TrackingOptions options, long number, long faultIndex,
+                            Shared shared) {
     this.vertx = vertx;
     this.socket = socket;
     this.channel = NettyAccess.channel(socket);
@@ -145,17 +174,85 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     Tether tether = Tether.of(vertx);
     this.recorder = tether.recorder();
     this.server = options.server();
-    this.id = server + "-" + number;
-    SocketAddress ra = socket.remoteAddress();
-    this.remote = ra == null ? "unknown" : ra.host() + ":" + ra.port();
+    this.number = number;
     this.injector = options.faults().enabled() ? options.faults().newInjector(faultIndex) : null;
-    this.reporter = new FailureReporter(vertx, server, options.protocol(), options.policies(), options.decisionTimeoutMs());
-    this.callbacks = new Callbacks(id, task -> context.runOnContext(v -> task.run()),
-      task -> ContextAccess.dispatch(context, task));
+    if (shared == null) {
+      shared = shared(vertx, options);
+    }
+    this.shared = shared.bind(tether);
+    this.meters = this.shared.meters;
+    this.callbacks = new Callbacks(this);
     this.tracker = new WriteTracker(socket, this);
-    this.timeouts = new WriteTimeouts(options.writeTimeoutMs());
     this.highWaterMark = options.highWaterMark();
-    this.closed = context.promise();
+  }
+
+  /**
+   * What every connection of one server can share: immutable, used from any of its event loops. A
+   * server makes one ({@link #shared}); a socket wrapped on its own makes its own.
+   */
+  static final class Shared {
+    private final Vertx vertx;
+    private final TrackingOptions options;
+    private final WriteTimeouts timeouts;
+    /** What the connections opened under the node's current Tether share; made again if it is replaced. */
+    private volatile Bound bound;
+
+    private Shared(Vertx vertx, TrackingOptions options) {
+      this.vertx = vertx;
+      this.options = options;
+      this.timeouts = new WriteTimeouts(options.writeTimeoutMs());
+    }
+
+    /**
+     * The objects for a connection opening now under {@code tether} ({@code Tether.install} may replace
+     * the node's recorder, name or failure budget: later connections get the new ones, as each used to
+     * get its own reporter).
+     */
+    Bound bind(Tether tether) {
+      Bound b = bound;
+      if (b == null || b.tether != tether) {
+        b = bound = new Bound(tether, new FailureReporter(vertx, options.server(), options.protocol(),
+          options.policies(), options.decisionTimeoutMs()), timeouts, tether.recorder().writePath(options.server()));
+      }
+      return b;
+    }
+  }
+
+  /** The shared objects of one server under one {@link Tether}: immutable. */
+  static final class Bound {
+    final Tether tether;
+    final FailureReporter reporter;
+    final WriteTimeouts timeouts;
+    final TetherRecorder.WritePath meters;
+
+    Bound(Tether tether, FailureReporter reporter, WriteTimeouts timeouts, TetherRecorder.WritePath meters) {
+      this.tether = tether;
+      this.reporter = reporter;
+      this.timeouts = timeouts;
+      this.meters = meters;
+    }
+  }
+
+  /** The shared objects of connections tracked with {@code options} on {@code vertx}. */
+  static Shared shared(Vertx vertx, TrackingOptions options) {
+    return new Shared(vertx, options);
+  }
+
+  // Callbacks.Host: where this connection's callbacks run
+
+  @Override
+  public void runLater(Runnable task) {
+    context.runOnContext(v -> task.run());
+  }
+
+  @Override
+  public void runOnContext(Runnable task) {
+    ContextAccess.dispatch(context, task);
+  }
+
+  @Override
+  public String connectionId() {
+    return id();
   }
 
   /** A number unique in this JVM, for connection ids of sockets wrapped outside a server. */
@@ -183,7 +280,16 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   /** Wraps {@code socket}; must be called on its event loop. */
   static TrackedSocketImpl create(Vertx vertx, NetSocket socket, TrackingOptions options, long number,
                                          long faultIndex) {
-    TrackedSocketImpl ts = new TrackedSocketImpl(vertx, socket, options, number, faultIndex);
+    return create(vertx, socket, options, number, faultIndex, null);
+  }
+
+  /**
+   * Wraps {@code socket} with the per-server objects {@code shared} (null: made for this connection);
+   * must be called on its event loop.
+   */
+  static TrackedSocketImpl create(Vertx vertx, NetSocket socket, TrackingOptions options, long number,
+                                  long faultIndex, Shared shared) {
+    TrackedSocketImpl ts = new TrackedSocketImpl(vertx, socket, options, number, faultIndex, shared);
     ts.install();
     return ts;
   }
@@ -191,25 +297,11 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   private void install() {
     requireLoop("wrap");
     recorder.connections(server, 1);
-    memory = Tether.of(vertx).memory().open("connection", id, new MemoryBudget.Holder() {
-      @Override
-      public void pauseReading() {
-        context.runOnContext(v -> memoryPause(true));
-      }
-
-      @Override
-      public void resumeReading() {
-        context.runOnContext(v -> memoryPause(false));
-      }
-
-      @Override
-      public void shed(String reason) {
-        context.runOnContext(v -> callbacks.run(() -> shedForMemory(reason)));
-      }
-    });
+    // the socket is its own holder, and its id is built only if a log line needs it: idle connections are many
+    memory = Tether.of(vertx).memory().open("connection", null, this);
     if (!NettyAccess.addFirstOutbound(socket, WriteTracker.NAME, tracker)) {
       // already closed: nothing can be written, the close handler will report
-      log.debug("{} closed before tracking started", id);
+      log.debug("{} closed before tracking started", id());
     } else {
       // TLS: one record per piece of a write, progress per record (see TlsRecords); no-op in plaintext
       TlsRecords.install(channel);
@@ -217,8 +309,47 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
         NettyAccess.addBefore(socket, WriteTracker.NAME, FaultInjector.NAME, injector);
       }
     }
-    socket.exceptionHandler(this::onException);
-    socket.closeHandler(v -> onClosed());
+    // this object is the socket's exception and close handler (and read handler, see handler()):
+    // no handler objects per connection
+    socket.exceptionHandler(self());
+    socket.closeHandler(self());
+  }
+
+  @SuppressWarnings("unchecked")
+  private <T> Handler<T> self() {
+    return (Handler<T>) (Handler<?>) this;
+  }
+
+  /**
+   * The socket's read, exception and close handler in one (Vert.x calls it on the event loop): a
+   * buffer is data for the user's read handler, a throwable an exception, null the close.
+   */
+  @Override
+  public void handle(Object event) {
+    if (event instanceof Buffer buf) {
+      Handler<Buffer> h = dataHandler;
+      if (h != null) {
+        onData(h, buf);
+      }
+    } else if (event instanceof Throwable t) {
+      onException(t);
+    } else {
+      onClosed();
+    }
+  }
+
+  /** The promise of {@link #close()}'s future, made on first ask; complete at once when already closed. */
+  private PromiseInternal<Void> closedPromise() {
+    PromiseInternal<Void> p = closed;
+    if (p == null) {
+      PromiseInternal<Void> made = context.promise();
+      p = CLOSED.compareAndExchange(this, null, made) == null ? made : closed;
+      // finishClose sets finished, then reads closed; we set closed, then read finished: one of us completes it
+      if (finished) {
+        p.tryComplete();
+      }
+    }
+    return p;
   }
 
   /** Names of the channel's pipeline handlers, head first (for tests and diagnostics). */
@@ -245,7 +376,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   private void requireLoop(String what) {
     if (!onLoop()) {
-      throw new IllegalStateException(what + " of tracked socket " + id + " called on " + Thread.currentThread().getName()
+      throw new IllegalStateException(what + " of tracked socket " + id() + " called on " + Thread.currentThread().getName()
         + ", off its event loop; call it from the socket's context (context().runOnContext)");
     }
   }
@@ -255,12 +386,22 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   @Override
   public String id() {
-    return id;
+    String s = id;
+    if (s == null) {
+      s = id = server + "-" + number;
+    }
+    return s;
   }
 
   @Override
   public String remote() {
-    return remote;
+    String s = remote;
+    if (s == null) {
+      // Vert.x and Netty keep the peer's address after close: asking late still names it
+      SocketAddress ra = socket.remoteAddress();
+      s = remote = ra == null ? "unknown" : ra.host() + ":" + ra.port();
+    }
+    return s;
   }
 
   @Override
@@ -290,7 +431,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   @Override
   public String toString() {
-    return "TrackedSocket[" + id + " " + remote + "]";
+    return "TrackedSocket[" + id() + " " + remote() + "]";
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -368,7 +509,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   public Future<Void> close() {
     if (!onLoop()) {
       context.runOnContext(v -> close());
-      return closed.future();
+      return closedPromise().future();
     }
     if (state != State.CLOSED && !closeRequested) {
       closeRequested = true;
@@ -379,7 +520,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
         callbacks.exitCall();
       }
     }
-    return closed.future();
+    return closedPromise().future();
   }
 
   @Override
@@ -426,7 +567,8 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     if (lent != null) {
       zeroCopyHandler(null);
     }
-    socket.handler(handler == null ? null : buf -> onData(handler, buf));
+    dataHandler = handler;
+    socket.handler(handler == null ? null : self());
     return this;
   }
 
@@ -625,7 +767,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     requireLoop("checkInvariant");
     ledger.checkInvariant();
     if (state == State.CLOSED && ledger.pending() != 0) {
-      throw new IllegalStateException(id + ": " + ledger.pending() + " bytes pending after close");
+      throw new IllegalStateException(id() + ": " + ledger.pending() + " bytes pending after close");
     }
   }
 
@@ -653,7 +795,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   @Override
   public boolean isClosed() {
-    return closed.future().isComplete();
+    return finished;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -665,7 +807,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
       drop(data);
       recorder.write(server, "rejected");
       if (waiter != null) {
-        IllegalStateException ex = new IllegalStateException("connection " + id + " is closed or closing");
+        IllegalStateException ex = new IllegalStateException("connection " + id() + " is closed or closing");
         callbacks.post(Kind.RECEIPT, () -> waiter.fail(ex));
       }
       return;
@@ -688,7 +830,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
       drop(data);
       recorder.write(server, "rejected");
       if (waiter != null) {
-        IllegalStateException ex = new IllegalStateException("connection " + id + " is being shed by the node memory budget");
+        IllegalStateException ex = new IllegalStateException("connection " + id() + " is being shed by the node memory budget");
         callbacks.post(Kind.RECEIPT, () -> waiter.fail(ex));
       }
       return;
@@ -697,7 +839,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     TrackedWrite w = ledger.accept(data instanceof ByteBuf b
       ? new TrackedWrite(channel, tracker, b, waiter, receipt)
       : new TrackedWrite(channel, tracker, (Buffer) data, waiter, receipt), n);
-    recorder.pending(server, n);
+    meters.pending(n);
     if (cost() >= highWaterMark) {
       // remember it now: a single flush may bring the cost straight below the mark, and a caller
       // that saw writeQueueFull() must still get its drain
@@ -705,7 +847,8 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     }
     // on its way even while latched: the tracker holds it, behind the writes held before it
     tracker.transmit(w);
-    armTimeout();
+    // the write-timeout check is armed by the tracker when a flush leaves bytes unflushed
+    // (unflushedAfterFlush): a write the kernel takes at once never arms it
   }
 
   @SuppressWarnings("unchecked")
@@ -724,13 +867,13 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     }
     stalled = false;
     boolean done = ledger.flushed(w, bytes);
-    recorder.flushed(server, bytes);
-    recorder.pending(server, -bytes);
     creditMemory();
-    if (done) {
-      recorder.write(server, "ok");
+    if (!done) {
+      meters.flushedPart(bytes);
+    } else {
       long nanos = System.nanoTime() - w.acceptedAt;
-      recorder.flushTime(server, nanos);
+      // flushed, pending, writes{ok} and the flush time in one call, no lookup by server name
+      meters.writeFlushed(bytes, nanos);
       Promise<?> waiter = w.waiter;
       if (waiter != null) {
         boolean resent = w.is(TrackedWrite.RESENT);
@@ -817,8 +960,13 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   public void unorderable(TrackedWrite w, Throwable cause) {
     IllegalStateException e = new IllegalStateException("write at offset " + w.firstUnflushed()
       + " was refused after later writes were passed on; resending it would reorder the stream: " + cause, cause);
-    log.debug("{}: {}", id, e.getMessage());
+    log.debug("{}: {}", id(), e.getMessage());
     hardFailure(w, e);
+  }
+
+  @Override
+  public void unflushedAfterFlush() {
+    armTimeout();
   }
 
   @Override
@@ -968,6 +1116,28 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     }
   }
 
+  // MemoryBudget.Holder: called from any thread, each hops onto this socket's event loop
+
+  @Override
+  public String name() {
+    return id();
+  }
+
+  @Override
+  public void pauseReading() {
+    context.runOnContext(v -> memoryPause(true));
+  }
+
+  @Override
+  public void resumeReading() {
+    context.runOnContext(v -> memoryPause(false));
+  }
+
+  @Override
+  public void shed(String reason) {
+    context.runOnContext(v -> callbacks.run(() -> shedForMemory(reason)));
+  }
+
   /**
    * Shed by the node's memory budget: reported as WRITE_QUEUE_OVERFLOW with the pending bytes, and
    * closed at once. Shedding is not a policy's choice (the memory must come back); the outcome is
@@ -996,29 +1166,51 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     if (h != null) {
       callbacks.post(Kind.FAILURE, () -> h.handle(e));
     }
-    callbacks.post(Kind.HOOK, () -> reporter.report(e)); // counted, logged, published; no decision awaited
+    callbacks.post(Kind.HOOK, () -> shared.reporter.report(e)); // counted, logged, published; no decision awaited
     closeFor(e, new Decision(Action.CLOSE, 0, "memory-budget", false, "shed by the node memory budget"));
   }
 
   private void armTimeout() {
-    if (timeoutTimer == -1 && options.writeTimeoutMs() > 0 && state != State.CLOSED) {
-      timeoutTimer = vertx.setTimer(options.writeTimeoutMs(), t -> callbacks.run(this::onTimeoutTimer));
+    if (timeoutTask == null && options.writeTimeoutMs() > 0 && state != State.CLOSED) {
+      scheduleTimeout(options.writeTimeoutMs());
+    }
+  }
+
+  /**
+   * Arms the write-timeout check on the channel's event loop with Netty's scheduler: one task object
+   * per arming, where a Vert.x timer also keeps a handler, an id and a map entry per connection.
+   */
+  private void scheduleTimeout(long delayMs) {
+    try {
+      timeoutTask = channel.eventLoop().schedule(this::timeoutTick, delayMs, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      timeoutTask = null; // the event loop is shutting down: nothing will be flushed or reported any more
+    }
+  }
+
+  /** The write-timeout task: an entry point like every other. */
+  private void timeoutTick() {
+    callbacks.enter();
+    try {
+      onTimeoutTimer();
+    } finally {
+      callbacks.exit();
     }
   }
 
   private void onTimeoutTimer() {
-    timeoutTimer = -1;
+    timeoutTask = null;
     if (state == State.CLOSED || closingFor != null) {
       return;
     }
-    WriteTimeouts.Overdue o = timeouts.scan(ledger, System.nanoTime(), !stalled);
+    WriteTimeouts.Overdue o = shared.timeouts.scan(ledger, System.nanoTime(), !stalled);
     if (o.writes > 0 && !stalled) {
       stalled = true;
       report(event(FailureKind.WRITE_TIMEOUT, Direction.WRITE, o.requested, o.flushed, o.offset,
         new TimeoutException("not flushed within " + options.writeTimeoutMs() + " ms"), 1, true));
     }
     if (ledger.pending() > 0) {
-      timeoutTimer = vertx.setTimer(timeouts.nextDelayMs(o), t -> callbacks.run(this::onTimeoutTimer));
+      scheduleTimeout(shared.timeouts.nextDelayMs(o));
     }
   }
 
@@ -1040,7 +1232,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
         return;
       }
       if (readFailed) {
-        log.debug("{}: further read failure {}", id, cause.toString());
+        log.debug("{}: further read failure {}", id(), cause.toString());
         return;
       }
       readFailed = true;
@@ -1070,9 +1262,9 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
       return;
     }
     state = State.CLOSED;
-    if (timeoutTimer != -1) {
-      vertx.cancelTimer(timeoutTimer);
-      timeoutTimer = -1;
+    if (timeoutTask != null) {
+      timeoutTask.cancel(false);
+      timeoutTask = null;
     }
     long requested = 0;
     long flushed = 0;
@@ -1116,13 +1308,14 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   /** Returns the connection's slot and meters and tells the user, whatever happened before. */
   private void finishClose() {
-    if (closed.future().isComplete()) {
+    if (finished) {
       return;
     }
     state = State.CLOSED;
     try {
       memoryCost = 0;
       memory.close();
+      LedgerBooks.of(vertx).closed(server, ledger.accepted(), ledger.flushed(), ledger.unsent(), ledger.pending());
       recorder.connections(server, -1);
     } finally {
       Runnable hook = endHook;
@@ -1133,7 +1326,11 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
           callbacks.threw(Kind.HOOK, t);
         }
       }
-      closed.tryComplete();
+      finished = true;
+      PromiseInternal<Void> p = closed;
+      if (p != null) {
+        p.tryComplete();
+      }
       Handler<Void> h = closeHandler;
       if (h != null) {
         callbacks.post(Kind.CLOSE, () -> h.handle(null));
@@ -1146,7 +1343,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
 
   private FailureEvent event(FailureKind kind, Direction dir, long requested, long flushed, long offset,
                              Throwable cause, int attempt, boolean soft) {
-    return reporter.event(id, remote, kind, dir, requested, flushed, offset, cause, attempt, soft);
+    return shared.reporter.event(id(), remote(), kind, dir, requested, flushed, offset, cause, attempt, soft);
   }
 
   /**
@@ -1159,7 +1356,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     if (h != null) {
       callbacks.post(Kind.FAILURE, () -> h.handle(e));
     }
-    callbacks.post(Kind.HOOK, () -> reporter.report(e).onComplete(ar -> {
+    callbacks.post(Kind.HOOK, () -> shared.reporter.report(e).onComplete(ar -> {
       Decision d = ar.succeeded() && ar.result() != null ? ar.result()
         : new Decision(Action.CLOSE, 0, "unknown", true, "no decision: " + ar.cause());
       context.runOnContext(v -> callbacks.run(() -> execute(e, d)));
@@ -1235,7 +1432,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
   }
 
   private RecoveryOutcome outcome(FailureEvent e, Decision d, long bytes, String result, String message) {
-    return reporter.outcome(e, d, bytes, result, message);
+    return shared.reporter.outcome(e, d, bytes, result, message);
   }
 
   private void publish(RecoveryOutcome o) {
@@ -1243,7 +1440,7 @@ final class TrackedSocketImpl implements TrackedSocket, WriteTracker.Listener {
     if (h != null) {
       callbacks.post(Kind.OUTCOME, () -> h.handle(o));
     }
-    callbacks.post(Kind.HOOK, () -> reporter.publish(o));
+    callbacks.post(Kind.HOOK, () -> shared.reporter.publish(o));
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -57,6 +57,12 @@ public final class Frames {
    * closes: resume to have it delivered again (the session is kept).
    */
   public static final int E_HANDLER_FAILED = 205;
+  /**
+   * The session is held elsewhere in the cluster and could not be brought here in time (its owner
+   * did not answer, or its node died and the cluster has not taken its sessions over yet): resume
+   * again, here or on another node.
+   */
+  public static final int E_RETRY = 206;
 
   private Frames() {
   }
@@ -167,6 +173,31 @@ public final class Frames {
       }
     }
     return true;
+  }
+
+  /**
+   * A peer's text made safe for one log line: control characters (line breaks, escapes, NUL) become
+   * {@code \\uXXXX}, and it is cut to {@code max} characters. A peer's ERROR message is its own bytes: without
+   * this a client could write forged lines or terminal escapes into the server's log.
+   */
+  public static String printable(String text, int max) {
+    if (text == null) {
+      return "";
+    }
+    StringBuilder sb = new StringBuilder(Math.min(text.length(), max) + 8);
+    for (int i = 0; i < text.length() && sb.length() < max; i++) {
+      char c = text.charAt(i);
+      if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == 0x2028 || c == 0x2029) {
+        sb.append(String.format("\\u%04x", (int) c));
+      } else {
+        sb.append(c);
+      }
+    }
+    if (sb.length() >= max && text.length() > max) {
+      sb.setLength(max);
+      sb.append("...");
+    }
+    return sb.toString();
   }
 
   /** Hex form of a session id, for logs, events and exceptions. */

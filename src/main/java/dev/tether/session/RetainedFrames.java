@@ -70,7 +70,7 @@ public final class RetainedFrames {
     return n;
   }
 
-  /** Releases every frame (the session ended for good); the ring is empty afterwards. */
+  /** Releases every frame (pooled ones back to the pool); the ring is empty afterwards. */
   public void clear() {
     for (int i = 0; i < size; i++) {
       int at = (head + i) % ring.length;

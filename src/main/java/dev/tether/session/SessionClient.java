@@ -45,6 +45,9 @@ public final class SessionClient {
   /** TLS settings of each connection, or null (plaintext). */
   private final ClientSSLOptions sslOptions;
   private final SplittableRandom random;
+  /** {@link SessionClientOptions#servers()}; the client dials {@code servers.get(server)}. */
+  private final java.util.List<String> servers;
+  private int server;
   private final Promise<Void> connected = Promise.promise();
   private final Promise<Void> closedPromise = Promise.promise();
 
@@ -91,6 +94,7 @@ public final class SessionClient {
     this.context = vertx.getOrCreateContext();
     this.options = options;
     this.random = new SplittableRandom(options.seed());
+    this.servers = options.servers();
     this.net = vertx.createNetClient(new NetClientOptions()
       .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, options.connectTimeoutMs()))
       .setTcpNoDelay(true));
@@ -262,11 +266,28 @@ public final class SessionClient {
   // ---------------------------------------------------------------------------------------------
   // Connection management
 
+  /** Moves on to the next server of {@link SessionClientOptions#servers()} (no-op with one server). */
+  private void nextServer() {
+    if (servers.size() > 1) {
+      server = (server + 1) % servers.size();
+      log.debug("session {}: trying {} next", hex, servers.get(server));
+    }
+  }
+
   private void dial() {
+    if (!onContextNow()) {
+      // a failed connect may complete off the client's context: the next socket must belong to it
+      context.runOnContext(v -> dial());
+      return;
+    }
     dialAt = System.nanoTime();
     dials++;
-    Future<NetSocket> connecting = sslOptions == null ? net.connect(options.port(), options.host())
-      : net.connect(new ConnectOptions().setHost(options.host()).setPort(options.port()).setSsl(true)
+    String target = servers.get(server);
+    int colon = target.lastIndexOf(':');
+    String host = target.substring(0, colon);
+    int port = Integer.parseInt(target.substring(colon + 1));
+    Future<NetSocket> connecting = sslOptions == null ? net.connect(port, host)
+      : net.connect(new ConnectOptions().setHost(host).setPort(port).setSsl(true)
         .setSslOptions(sslOptions));
     connecting.onComplete(ar -> {
       if (state != State.CONNECTING && state != State.CLOSING) {
@@ -277,6 +298,7 @@ public final class SessionClient {
       }
       if (ar.failed()) {
         log.debug("session {}: connect failed: {}", hex, ar.cause().toString());
+        nextServer();
         retry();
         return;
       }
@@ -298,6 +320,10 @@ public final class SessionClient {
   }
 
   private void retry() {
+    if (!onContextNow()) {
+      context.runOnContext(v -> retry());
+      return;
+    }
     if (System.nanoTime() - lostAt > options.reconnectTimeoutMs() * 1_000_000L) {
       fail(lost(0, "could not " + (id == null ? "open" : "resume") + " the session within "
         + options.reconnectTimeoutMs() + " ms; " + retained.size() + " messages unacknowledged"));
@@ -308,7 +334,7 @@ public final class SessionClient {
       // connection usually means a reachable server, and every millisecond here is resume latency;
       // the backoff starts with the second attempt
       attempt++;
-      vertx.runOnContext(v -> {
+      context.runOnContext(v -> {
         if (state == State.CONNECTING || (state == State.CLOSING && socket == null)) {
           dial();
         }
@@ -353,6 +379,7 @@ public final class SessionClient {
     if (System.nanoTime() - lastInput > options.idleTimeoutMs() * 1_000_000L) {
       log.debug("session {}: nothing received for {} ms, dropping the connection", hex, options.idleTimeoutMs());
       s.close();
+      nextServer();
       onLost(s, "idle");
       return;
     }
@@ -520,10 +547,13 @@ public final class SessionClient {
 
   private void onError(NetSocket s, Frame f) {
     int code = f.errorCode();
-    String msg = f.errorMessage();
+    String msg = Frames.printable(f.errorMessage(), 1000);
     switch (code) {
-      case Frames.E_SUPERSEDED, Frames.E_SHUTDOWN, Frames.E_TIMEOUT, Frames.E_HANDLER_FAILED -> {
+      case Frames.E_SUPERSEDED, Frames.E_SHUTDOWN, Frames.E_TIMEOUT, Frames.E_HANDLER_FAILED, Frames.E_RETRY -> {
         log.debug("session {}: server says {} {}, reconnecting", hex, code, msg);
+        if (code == Frames.E_SHUTDOWN || code == Frames.E_RETRY) {
+          nextServer();
+        }
         s.close();
         onLost(s, "ERROR " + code);
       }

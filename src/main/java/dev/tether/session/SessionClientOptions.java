@@ -26,6 +26,8 @@ public final class SessionClientOptions {
   private long seed = System.nanoTime();
   private boolean ssl;
   private ClientSSLOptions sslOptions;
+  /** Further servers ("host:port") to resume on, tried in turn after host:port. */
+  private java.util.List<String> servers = new java.util.ArrayList<>();
 
   public SessionClientOptions() {
   }
@@ -46,6 +48,25 @@ public final class SessionClientOptions {
     seed = other.seed;
     ssl = other.ssl;
     sslOptions = other.sslOptions == null ? null : other.sslOptions.copy();
+    servers = new java.util.ArrayList<>(other.servers);
+  }
+
+  /**
+   * Adds a server (another node of the cluster) to resume on: the client starts with
+   * {@link #host()}:{@link #port()} and moves to the next server of the list, in turn, when it
+   * cannot connect, when a connection goes idle, or when a server answers ERROR 204 or 206.
+   */
+  public SessionClientOptions addServer(String host, int port) {
+    servers.add(host + ":" + port);
+    return this;
+  }
+
+  /** host:port first, then the servers added with {@link #addServer}. */
+  public java.util.List<String> servers() {
+    java.util.List<String> all = new java.util.ArrayList<>();
+    all.add(host + ":" + port);
+    all.addAll(servers);
+    return all;
   }
 
   public String host() {

@@ -25,11 +25,13 @@ public final class SessionOptions {
   private long helloTimeoutMs = DEFAULT_HELLO_TIMEOUT_MS;
   private long idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS;
   private long frameDeadlineMs = DEFAULT_FRAME_DEADLINE_MS;
+  /** null: backup when clustered, none otherwise. */
+  private SessionStore.Replication replication;
 
   /** The keys {@link #fromJson} reads. */
   public static Set<String> keys() {
     return Set.of("maxFrameBytes", "sessionTtlMs", "maxRetainedBytes", "maxSessions", "helloTimeoutMs", "idleTimeoutMs",
-      "frameDeadlineMs");
+      "frameDeadlineMs", "replication");
   }
 
   public static SessionOptions fromJson(JsonObject json, String where) {
@@ -41,6 +43,13 @@ public final class SessionOptions {
     o.setHelloTimeoutMs(num(json, "helloTimeoutMs", DEFAULT_HELLO_TIMEOUT_MS, 1, Long.MAX_VALUE, where));
     o.setIdleTimeoutMs(num(json, "idleTimeoutMs", DEFAULT_IDLE_TIMEOUT_MS, 0, Long.MAX_VALUE, where));
     o.setFrameDeadlineMs(num(json, "frameDeadlineMs", DEFAULT_FRAME_DEADLINE_MS, 0, Long.MAX_VALUE, where));
+    Object r = json.getValue("replication");
+    if (r != null) {
+      if (!"backup".equals(r) && !"none".equals(r)) {
+        throw new IllegalArgumentException(where + ".replication: must be \"backup\" or \"none\", got " + r);
+      }
+      o.setReplication((String) r);
+    }
     return o;
   }
 
@@ -148,5 +157,23 @@ public final class SessionOptions {
     }
     frameDeadlineMs = v;
     return this;
+  }
+
+  /**
+   * "backup": each session's state and unacknowledged frames live in the cluster's replicated store
+   * (output commit), so the session survives its node; "none": a session dies with its node. Null
+   * (the default): "backup" when Vert.x runs clustered, "none" otherwise.
+   */
+  public String replication() {
+    return replication == null ? null : replication.name().toLowerCase(java.util.Locale.ROOT);
+  }
+
+  public SessionOptions setReplication(String v) {
+    replication = v == null ? null : SessionStore.Replication.valueOf(v.toUpperCase(java.util.Locale.ROOT));
+    return this;
+  }
+
+  SessionStore.Replication replicationMode() {
+    return replication;
   }
 }

@@ -36,6 +36,13 @@ import java.util.Map;
  * each session's unacknowledged DATA frames ({@link RetainedFrames}) across connections, and hands
  * messages to a {@link SessionApplication}.
  *
+ * <p>Sessions can move: a resume of a session this instance does not hold is passed to
+ * {@link SessionTakeover}, which brings it from its owner (another instance on this node, or another
+ * node) or from its replica; the {@link SessionStore} records who owns what and, with replication,
+ * holds each session's state. With replication every DATA frame goes out, and every inbound frame
+ * is acknowledged, only after the state that implies it is on the replica (output commit, batched
+ * per session and event-loop turn: {@code ServerSession.commit}).
+ *
  * <h2>Threading</h2>
  * Created on a verticle's event loop; every session, every connection and the session store are
  * touched only on that loop (the connections are accepted there, timers and event-bus replies come
@@ -62,11 +69,24 @@ public final class SessionServer {
       return size() > TOMBSTONES;
     }
   };
+  /**
+   * States this instance handed off in the last {@link #GIVEN_TTL_MS}: should the taker's reply get
+   * lost (its request timed out), the next request for the session gets the same state again. Safe
+   * because a taker installs a state only if its compare-and-set on the directory still finds this
+   * instance as the owner: once one taker claimed it, a second copy is dropped unexposed.
+   */
+  private final Map<String, Buffer> given = new HashMap<>();
+  private static final long GIVEN_TTL_MS = 30_000;
   /** Mirror of sessions.size() for other threads (and for {@link #sessionsHeld}). */
   private final AtomicInteger sessionCount = new AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicLong takeovers = new java.util.concurrent.atomic.AtomicLong();
   /** Session counts of the open session servers of each Vert.x instance (values never refer to Vert.x). */
   private static final Map<Vertx, Set<AtomicInteger>> COUNTS = new WeakHashMap<>();
   private TrackedServer server;
+  /** Set in listen, before the first connection; then only read. */
+  private SessionStore store;
+  private SessionTakeover takeover;
+  private boolean replicating;
   private Handler<FailureEvent> expiryHandler;
   private boolean closed;
 
@@ -84,16 +104,26 @@ public final class SessionServer {
   public static Future<SessionServer> listen(Vertx vertx, NetServerOptions net, TrackingOptions tracking,
                                              int maxConnections, SessionOptions options, SessionApplication app) {
     SessionServer s = new SessionServer(vertx, options, tracking, app);
+    try {
+      s.store = SessionStore.create(vertx, s.context, tracking.server(), options.replicationMode());
+    } catch (IllegalArgumentException e) {
+      return Future.failedFuture(e);
+    }
+    s.replicating = s.store.replicating();
+    s.takeover = new SessionTakeover(vertx, s, s.store, tracking.server(), dev.tether.Tether.of(vertx).node());
     TrackedServerOptions o = new TrackedServerOptions(net).setTracking(tracking).setMaxConnections(maxConnections);
-    return TrackedServer.create(vertx, o).connectHandler(s::accept).listen().map(ts -> {
+    return s.takeover.start().compose(v -> TrackedServer.create(vertx, o).connectHandler(s::accept).listen()).map(ts -> {
       s.server = ts;
       AtomicInteger c = s.sessionCount;
       count(vertx, c, true);
       // undeployed without close(): the count goes with the verticle's context
+      SessionTakeover t = s.takeover;
       dev.tether.internal.ContextAccess.onClose(s.context, () -> {
         count(vertx, c, false);
-        s.releaseFrames();
+        t.stop();
       });
+      log.debug("session server {} ({}): {}", tracking.server(), s.store.clustered() ? "clustered" : "node-local",
+        s.replicating ? "replication backup (output commit)" : "no replication");
       return s;
     });
   }
@@ -104,6 +134,30 @@ public final class SessionServer {
 
   public SessionOptions options() {
     return options;
+  }
+
+  /** The server's name ({@code servers.<name>}). */
+  public String name() {
+    return tracking.server();
+  }
+
+  /** True when sessions are replicated with output commit. */
+  public boolean replicating() {
+    return replicating;
+  }
+
+  /** Sessions this instance took over from another instance, node or replica (any thread). */
+  public long takeovers() {
+    return takeovers.get();
+  }
+
+  SessionTakeover takeover() {
+    return takeover;
+  }
+
+  /** Whether this instance holds session {@code hex} now. Event loop only. */
+  boolean holds(String hex) {
+    return sessions.containsKey(hex);
   }
 
   /** Sessions held now (attached or waiting for a resume); readable from any thread. */
@@ -150,9 +204,27 @@ public final class SessionServer {
     return Future.future(p -> context.runOnContext(v -> {
       ServerSession s = sessions.get(id);
       if (s == null) {
-        p.fail(new SessionLostException(id, Frames.E_UNKNOWN_SESSION, "unknown session " + id, 0));
+        Buffer again = given.get(id);
+        if (again != null) {
+          log.debug("session {} handed off again (the previous taker did not claim it)", id);
+          p.complete(again);
+        } else {
+          p.fail(new SessionLostException(id, Frames.E_UNKNOWN_SESSION, "unknown session " + id, 0));
+        }
         return;
       }
+      s.handOffPending = true; // no new commit starts; the next owner writes the replica
+      s.whenNoCommitInFlight(() -> giveAway(s, p));
+    }));
+  }
+
+  private void giveAway(ServerSession s, io.vertx.core.Promise<Buffer> p) {
+    String id = s.hex;
+    if (s.ended) {
+      p.fail(new SessionLostException(id, Frames.E_UNKNOWN_SESSION, "session " + id + " ended", 0));
+      return;
+    }
+    {
       Connection c = s.conn;
       if (c != null) {
         s.detached(c);
@@ -161,11 +233,13 @@ public final class SessionServer {
       }
       Buffer state = s.state.toBuffer();
       int frames = s.state.retained.size();
+      given.put(id, state);
+      vertx.setTimer(GIVEN_TTL_MS, t -> given.remove(id, state));
       s.handedOff = true;
       s.end();
       log.debug("session {} handed off ({} frames retained)", id, frames);
       p.complete(state);
-    }));
+    }
   }
 
   /**
@@ -198,13 +272,138 @@ public final class SessionServer {
           + st.retained.bytes() + " retained bytes"));
         return;
       }
+      install(s, null, 0, false, null).onComplete(ar -> {
+        if (ar.succeeded()) {
+          p.complete(s.hex);
+        } else {
+          p.fail(ar.cause());
+        }
+      });
+    }));
+  }
+
+  /**
+   * Installs a session rebuilt from its replica by the NODE_LOST sweep (the directory already
+   * names this instance): it waits, detached, for its client. False when it cannot be held here.
+   */
+  Future<Boolean> recover(Buffer replica) {
+    return Future.future(p -> context.runOnContext(v -> {
+      SessionState st;
+      try {
+        st = SessionState.fromBuffer(replica);
+      } catch (RuntimeException e) {
+        log.error("unreadable replica of a lost node's session: {}", e.toString());
+        p.complete(false);
+        return;
+      }
+      ServerSession s = new ServerSession(st);
+      if (sessions.containsKey(s.hex) || sessions.size() >= options.maxSessions()
+          || !s.memory.charge(s.cost(st.retained.bytes(), st.retained.size()))) {
+        s.memory.close();
+        log.error("session {} of a lost node cannot be taken over here ({})", s.hex,
+          sessions.containsKey(s.hex) ? "already here" : sessions.size() >= options.maxSessions()
+            ? "session limit reached" : "node memory budget");
+        store.claim(s.hex, SessionStore.Owner.lost(dev.tether.Tether.of(vertx).node()).encode());
+        p.complete(false);
+        return;
+      }
+      s.committedSent = st.lastSent;
+      s.committedReceived = st.lastReceived;
       sessions.put(s.hex, s);
       sessionCount.set(sessions.size());
       expired.remove(s.hex);
+      takeovers.incrementAndGet();
       app.onSession(s);
       s.detached(null);
-      p.complete(s.hex);
+      p.complete(true);
     }));
+  }
+
+  /**
+   * Makes {@code s} this instance's: recorded in the directory as owned here and, with
+   * replication, its state written to the replica; then (unless it has ended meanwhile) the
+   * application gets it and {@code c} (when still waiting for its WELCOME) is attached, else it
+   * waits detached. The session is in {@link #sessions} from the start (a second resume finds it).
+   */
+  private Future<Void> install(ServerSession s, Connection c, long peerLast, boolean isNew, String from) {
+    given.remove(s.hex);
+    sessions.put(s.hex, s);
+    sessionCount.set(sessions.size());
+    expired.remove(s.hex);
+    Future<Void> stored = from == null ? store.claim(s.hex, takeover.record())
+      : store.claimFrom(s.hex, from, takeover.record()).compose(won -> won ? Future.succeededFuture()
+        : Future.failedFuture(new LostClaim()));
+    if (replicating) {
+      long sent = s.state.lastSent;
+      long received = s.state.lastReceived;
+      stored = stored.compose(v -> store.save(s.hex, s.state.toBuffer()).transform(saved -> {
+        if (saved.succeeded()) {
+          s.committedSent = Math.max(s.committedSent, sent);
+          s.committedReceived = Math.max(s.committedReceived, received);
+        } else if (from != null) {
+          // claimed (the directory names this instance now) but the replica write failed: keep the
+          // session, expose nothing beyond what the previous owner committed (committed marks 0:
+          // WELCOME says 0, the client resends what it holds), and commit again
+          log.warn("session {}: replica write after the takeover failed, retrying: {}", s.hex, saved.cause().toString());
+          context.runOnContext(x -> s.changed());
+        } else {
+          return Future.failedFuture(saved.cause());
+        }
+        return Future.succeededFuture();
+      }));
+    }
+    return stored.transform(ar -> {
+      if (ar.failed() && from != null) {
+        // a takeover whose claim lost (the directory changed since the fetch: the NODE_LOST sweep
+        // rebuilt it elsewhere from its replica) or failed (e.g. the partition's primary died with
+        // the old owner): this copy was never exposed and is not known to be the session's; drop
+        // it without touching the directory or the replica, and look again
+        log.info("session {}: taking it over failed ({}), looking it up again", s.hex,
+          ar.cause() instanceof LostClaim ? "its owner changed meanwhile" : ar.cause().toString());
+        s.handedOff = true;
+        s.end();
+        if (c != null && c.state == ConnState.RESOLVING) {
+          takeover.fetch(s.hex).onComplete(again -> c.fetched(s.hex, peerLast, again));
+        }
+        return Future.failedFuture(ar.cause());
+      }
+      if (ar.failed()) {
+        log.warn("session {}: could not record it in the session store: {}", s.hex, ar.cause().toString());
+        s.end();
+        if (c != null) {
+          c.fail(Frames.E_RETRY, "session store unavailable: " + ar.cause().getMessage(), false);
+        }
+        return Future.failedFuture(ar.cause());
+      }
+      if (s.ended) {
+        return Future.failedFuture(new IllegalStateException("session " + s.hex + " ended"));
+      }
+      if (!isNew) {
+        app.onSession(s);
+      }
+      if (c != null && c.state == ConnState.RESOLVING) {
+        c.state = ConnState.AWAIT_HELLO;
+        try {
+          c.resume(s, peerLast); // supersedes a connection that resumed it meanwhile
+        } catch (ProtocolException e) {
+          c.fail(e.code(), e.getMessage(), true);
+        }
+        if (isNew) {
+          app.onSession(s);
+          if (s.drainHandler != null && c.state == ConnState.ATTACHED) {
+            s.drainHandler.handle(null);
+          }
+        }
+      } else {
+        if (isNew) {
+          app.onSession(s);
+        }
+        if (s.conn == null) {
+          s.detached(null);
+        }
+      }
+      return Future.succeededFuture();
+    });
   }
 
   /** Called (on the event loop) for each SESSION_EXPIRED event, before it is published. */
@@ -242,16 +441,6 @@ public final class SessionServer {
     return Vertx.currentContext() == context;
   }
 
-  /**
-   * The verticle went away without {@link #close()} (undeployed, or Vert.x closed): the retained
-   * frames' pooled memory goes back to the pool. Runs when the context closes, with the loop idle.
-   */
-  private void releaseFrames() {
-    for (ServerSession s : sessions.values()) {
-      s.state.retained.clear();
-    }
-  }
-
   private void accept(TrackedSocket tracked) {
     new Connection(tracked);
   }
@@ -274,6 +463,18 @@ public final class SessionServer {
     Handler<Buffer> handler;
     Handler<Void> drainHandler;
     Handler<Void> endHandler;
+    /*
+     * Output commit (replication on): the seqs on the replica. Only frames up to committedSent are
+     * written to the peer and only committedReceived is acknowledged. Without replication they are
+     * not used (sendable() and ackable() return lastSent and lastReceived).
+     */
+    long committedSent;
+    long committedReceived;
+    boolean commitQueued;
+    boolean commitInFlight;
+    /** Being handed over: no new commit (the next owner writes the replica). */
+    boolean handOffPending;
+    java.util.List<Runnable> afterCommit;
     /** Retained frames in the node's memory budget; reading paused by the budget (event loop). */
     final MemoryBudget.Account memory;
     boolean memoryPaused;
@@ -337,6 +538,71 @@ public final class SessionServer {
       return hex;
     }
 
+    /** Seq of the last DATA frame that may be written to the peer. */
+    long sendable() {
+      return replicating ? committedSent : state.lastSent;
+    }
+
+    /** Seq of the last DATA frame that may be acknowledged to the peer. */
+    long ackable() {
+      return replicating ? committedReceived : state.lastReceived;
+    }
+
+    /** Something to commit: one replica write per session at a time, batching what a turn changed. */
+    void changed() {
+      if (!commitQueued && !commitInFlight && !ended && !handOffPending) {
+        commitQueued = true;
+        context.runOnContext(v -> commit());
+      }
+    }
+
+    void commit() {
+      commitQueued = false;
+      if (ended || commitInFlight || handOffPending) {
+        return;
+      }
+      long sent = state.lastSent;
+      long received = state.lastReceived;
+      commitInFlight = true;
+      store.save(hex, state.toBuffer()).onComplete(ar -> {
+        commitInFlight = false;
+        if (ar.succeeded()) {
+          committedSent = Math.max(committedSent, sent);
+          committedReceived = Math.max(committedReceived, received);
+          if (conn != null) {
+            conn.committed();
+          }
+        } else {
+          log.warn("session {}: replica write failed, closing its connection (ERROR 206): {}", hex, ar.cause().toString());
+          if (conn != null) {
+            conn.fail(Frames.E_RETRY, "session store unavailable: " + ar.cause().getMessage(), false);
+          }
+        }
+        if (ended && !handedOff) {
+          store.forget(hex); // ended while the write was in flight: do not leave it behind
+        }
+        java.util.List<Runnable> waiting = afterCommit;
+        afterCommit = null;
+        if (waiting != null) {
+          waiting.forEach(Runnable::run);
+        }
+        if (ar.succeeded() && (state.lastSent > committedSent || state.lastReceived > committedReceived)) {
+          changed();
+        }
+      });
+    }
+
+    void whenNoCommitInFlight(Runnable r) {
+      if (!commitInFlight) {
+        r.run();
+      } else {
+        if (afterCommit == null) {
+          afterCommit = new java.util.ArrayList<>(1);
+        }
+        afterCommit.add(r);
+      }
+    }
+
     @Override
     public Session handler(Handler<Buffer> handler) {
       this.handler = handler;
@@ -359,6 +625,9 @@ public final class SessionServer {
       Buffer frame = Frames.data(++state.lastSent, payload);
       state.retained.add(frame);
       sentCount++;
+      if (replicating) {
+        changed();
+      }
       if (conn != null) {
         conn.pump();
       }
@@ -369,7 +638,7 @@ public final class SessionServer {
 
     @Override
     public boolean writeQueueFull() {
-      return conn != null && (conn.tracked.writeQueueFull() || conn.written < state.lastSent);
+      return conn != null && (conn.tracked.writeQueueFull() || conn.written < sendable());
     }
 
     @Override
@@ -459,7 +728,7 @@ public final class SessionServer {
       RetainedFrames r = state.retained;
       String connection = conn != null ? conn.tracked.id() : "session-" + hex;
       String remote = conn != null ? conn.tracked.remote() : "detached";
-      // read before end(), which releases the frames
+      // read before end()
       long bytes = r.bytes();
       boolean lost = !r.isEmpty();
       String message = lost ? "session " + hex + " expired (" + reason + ") with " + r.size() + " frames unacknowledged"
@@ -500,10 +769,12 @@ public final class SessionServer {
       }
       ended = true;
       cancelTtl();
-      state.retained.clear(); // pooled frames back to the pool: nobody will resume this session
       memory.close();
-      sessions.remove(hex);
+      sessions.remove(hex, this);
       sessionCount.set(sessions.size());
+      if (!handedOff) {
+        store.forget(hex);
+      }
       Handler<Void> h = endHandler;
       if (h != null) {
         h.handle(null);
@@ -511,7 +782,15 @@ public final class SessionServer {
     }
   }
 
-  private enum ConnState { AWAIT_HELLO, ATTACHED, CLOSED }
+  /** RESOLVING: HELLO seen, reading paused while the session is brought here or recorded. */
+  /** A takeover's claim lost to another (the directory no longer names the owner it came from). */
+  private static final class LostClaim extends RuntimeException {
+    LostClaim() {
+      super("the session's owner changed during the takeover", null, false, false);
+    }
+  }
+
+  private enum ConnState { AWAIT_HELLO, RESOLVING, ATTACHED, CLOSED }
 
   /** One accepted connection: decodes frames, runs HELLO/WELCOME, then carries a session. */
   private final class Connection {
@@ -566,6 +845,8 @@ public final class SessionServer {
         helloTimer = -1;
         if (state == ConnState.AWAIT_HELLO) {
           fail(Frames.E_TIMEOUT, "no HELLO within " + options.helloTimeoutMs() + " ms", true);
+        } else if (state == ConnState.RESOLVING) {
+          fail(Frames.E_RETRY, "session not ready within helloTimeoutMs " + options.helloTimeoutMs(), false);
         }
       });
       if (closed) {
@@ -597,9 +878,27 @@ public final class SessionServer {
         partialSince = System.nanoTime();
         armFrameDeadline();
       }
-      if (state == ConnState.ATTACHED && session.state.lastReceived > ackedIn) {
-        ackedIn = session.state.lastReceived;
-        sendPooled(Frames.pooledLongFrame(Frames.ACK, ackedIn));
+      if (state == ConnState.ATTACHED) {
+        if (replicating && session.state.lastReceived > session.committedReceived) {
+          session.changed();
+        }
+        sendAck();
+      }
+    }
+
+    void sendAck() {
+      long ack = session.ackable();
+      if (ack > ackedIn) {
+        ackedIn = ack;
+        sendPooled(Frames.pooledLongFrame(Frames.ACK, ack));
+      }
+    }
+
+    /** A replica write of the attached session completed: what it covers may go out now. */
+    void committed() {
+      if (state == ConnState.ATTACHED) {
+        pump();
+        sendAck();
       }
     }
 
@@ -665,7 +964,7 @@ public final class SessionServer {
           case Frames.PONG -> { }
           case Frames.BYE -> onBye();
           case Frames.ERROR -> {
-            log.info("{}: peer sent ERROR {}: {}", tracked.id(), f.errorCode(), f.errorMessage());
+            log.info("{}: peer sent ERROR {}: {}", tracked.id(), f.errorCode(), Frames.printable(f.errorMessage(), 200));
             close();
           }
           default -> throw new ProtocolException(Frames.E_UNEXPECTED,
@@ -680,7 +979,6 @@ public final class SessionServer {
       if (state != ConnState.AWAIT_HELLO) {
         throw new ProtocolException(Frames.E_UNEXPECTED, "second HELLO on a connection");
       }
-      cancelHelloTimer();
       byte[] id = f.id();
       long peerLast = f.lastReceived();
       ServerSession s;
@@ -696,14 +994,8 @@ public final class SessionServer {
         do {
           IDS.nextBytes(nid);
         } while (Frames.isZero(nid) || sessions.containsKey(Frames.hex(nid)));
-        s = new ServerSession(new SessionState(nid));
-        sessions.put(s.hex, s);
-        sessionCount.set(sessions.size());
-        attach(s, 0);
-        app.onSession(s);
-        if (s.drainHandler != null && state == ConnState.ATTACHED) {
-          s.drainHandler.handle(null);
-        }
+        resolving();
+        install(new ServerSession(new SessionState(nid)), this, 0, true, null);
         return;
       }
       String hex = Frames.hex(id);
@@ -713,20 +1005,93 @@ public final class SessionServer {
         if (lost != null) {
           fail(Frames.E_SESSION_EXPIRED, "session " + hex + " expired"
             + (lost > 0 ? " with " + lost + " bytes unacknowledged" : ""), false);
+          return;
+        }
+        // held elsewhere (another instance or node), or a replica of a lost node's session, or unknown
+        resolving();
+        takeover.fetch(hex).onComplete(ar -> fetched(hex, peerLast, ar));
+        return;
+      }
+      resume(s, peerLast);
+    }
+
+    void resolving() {
+      state = ConnState.RESOLVING;
+      tracked.pause(); // nothing is read until the session is here (the HELLO timer still runs)
+    }
+
+    /** The outcome of {@link SessionTakeover#fetch} for this connection's HELLO (on the event loop). */
+    void fetched(String hex, long peerLast, io.vertx.core.AsyncResult<SessionTakeover.Fetched> ar) {
+      if (ar.succeeded() && ar.result() != null) {
+        ServerSession s;
+        String from = ar.result().from();
+        try {
+          s = new ServerSession(SessionState.fromBuffer(ar.result().state()));
+        } catch (RuntimeException e) {
+          log.error("session {}: unreadable state from its previous owner: {}", hex, e.toString());
+          fail(Frames.E_UNKNOWN_SESSION, "session " + hex + " could not be taken over", false);
+          return;
+        }
+        ServerSession here = sessions.get(hex);
+        if (here != null) {
+          s.memory.close();
+          log.error("session {} taken over while already here; keeping the one here", hex);
+        } else if (!s.memory.charge(s.cost(s.state.retained.bytes(), s.state.retained.size()))) {
+          // not installed: its previous owner hands the same state out again to the next request
+          s.memory.close();
+          fail(Frames.E_RETRY, "node memory budget: no room for session " + hex + "; resume elsewhere", false);
+          return;
         } else {
-          // nobody here knows what the peer lost: report it, never silent
-          FailureEvent e = reporter.event(tracked.id(), tracked.remote(), FailureKind.SESSION_EXPIRED, Direction.WRITE,
-            0, 0, 0, new SessionLostException(hex, Frames.E_UNKNOWN_SESSION, "resume of unknown session " + hex, 0), false);
-          Handler<FailureEvent> h = expiryHandler;
-          if (h != null) {
-            h.handle(e);
+          takeovers.incrementAndGet();
+          if (state == ConnState.RESOLVING && peerLast > s.state.lastSent) {
+            fail(Frames.E_BAD_SEQ, "peer claims seq " + peerLast + " but only " + s.state.lastSent + " were sent", true);
+            install(s, null, 0, false, from);
+          } else {
+            install(s, this, peerLast, false, from); // kept (detached) even if this connection has gone
           }
-          reporter.report(e).onComplete(ar -> reporter.publish(e, ar.result(), 0, RecoveryOutcome.FAILED,
-            "unknown session: nothing to resume"));
-          fail(Frames.E_UNKNOWN_SESSION, "unknown session " + hex + " (never existed here, or expired and forgotten)", false);
+          return;
+        }
+      }
+      if (state != ConnState.RESOLVING) {
+        return;
+      }
+      if (ar.succeeded()) {
+        ServerSession s = sessions.get(hex); // the directory says it is here
+        if (s != null) {
+          state = ConnState.AWAIT_HELLO;
+          try {
+            resume(s, peerLast);
+          } catch (ProtocolException e) {
+            fail(e.code(), e.getMessage(), true);
+          }
+        } else {
+          unknown(hex, "unknown session " + hex + " (never existed here, or expired and forgotten)");
         }
         return;
       }
+      int code = ar.cause() instanceof ProtocolException pe ? pe.code() : Frames.E_RETRY;
+      if (code == Frames.E_UNKNOWN_SESSION) {
+        unknown(hex, ar.cause().getMessage());
+      } else {
+        fail(code, ar.cause().getMessage(), false);
+      }
+    }
+
+    /** A resume of a session nobody holds: nobody here knows what the peer lost, so report it, never silent. */
+    void unknown(String hex, String message) {
+      FailureEvent e = reporter.event(tracked.id(), tracked.remote(), FailureKind.SESSION_EXPIRED, Direction.WRITE,
+        0, 0, 0, new SessionLostException(hex, Frames.E_UNKNOWN_SESSION, "resume of unknown session " + hex, 0), false);
+      Handler<FailureEvent> h = expiryHandler;
+      if (h != null) {
+        h.handle(e);
+      }
+      reporter.report(e).onComplete(ar -> reporter.publish(e, ar.result(), 0, RecoveryOutcome.FAILED,
+        "unknown session: nothing to resume"));
+      fail(Frames.E_UNKNOWN_SESSION, message, false);
+    }
+
+    /** A resume of session {@code s}, held by this instance. */
+    void resume(ServerSession s, long peerLast) throws ProtocolException {
       if (peerLast > s.state.lastSent) {
         throw new ProtocolException(Frames.E_BAD_SEQ, "peer claims seq " + peerLast + " but only "
           + s.state.lastSent + " were sent");
@@ -744,12 +1109,16 @@ public final class SessionServer {
     }
 
     void attach(ServerSession s, long peerLast) {
+      cancelHelloTimer();
       ackFrames(s, peerLast);
       session = s;
       state = ConnState.ATTACHED;
-      ackedIn = s.state.lastReceived;
+      ackedIn = s.ackable(); // never more than is on the replica
       s.attach(this);
-      tracked.send(Frames.welcome(s.state.id(), s.state.lastReceived));
+      if (!s.paused) {
+        tracked.resume(); // paused while RESOLVING
+      }
+      tracked.send(Frames.welcome(s.state.id(), ackedIn));
       written = peerLast;
       pump();
       armIdle();
@@ -767,7 +1136,8 @@ public final class SessionServer {
       if (first > written + 1) {
         written = first - 1; // acknowledged meanwhile
       }
-      while (written < session.state.lastSent && !tracked.writeQueueFull()) {
+      long last = session.sendable();
+      while (written < last && !tracked.writeQueueFull()) {
         Buffer f = r.get(written + 1);
         if (f == null) {
           break; // released by an ACK: the peer has it
@@ -780,7 +1150,7 @@ public final class SessionServer {
     /** DATA {@code seq} whose payload is {@code buf[from, to)} (valid during this call). */
     void onDataFrame(long seq, Buffer buf, int from, int to) throws ProtocolException {
       if (state != ConnState.ATTACHED) {
-        throw new ProtocolException(Frames.E_UNEXPECTED, "DATA before HELLO");
+        throw new ProtocolException(Frames.E_UNEXPECTED, state == ConnState.RESOLVING ? "DATA before WELCOME" : "DATA before HELLO");
       }
       ServerSession s = session;
       SessionState st = s.state;
@@ -840,10 +1210,7 @@ public final class SessionServer {
     void onBye() {
       if (session != null) {
         ServerSession s = session;
-        if (s.state.lastReceived > ackedIn) {
-          ackedIn = s.state.lastReceived; // everything received is acknowledged before the BYE
-          tracked.send(Frames.ack(ackedIn));
-        }
+        sendAck(); // everything received (and, with replication, committed) is acknowledged before the BYE
         if (!s.state.retained.isEmpty()) {
           long bytes = s.state.retained.bytes();
           int frames = s.state.retained.size();
@@ -882,9 +1249,11 @@ public final class SessionServer {
           return;
         }
       }
-      if (state == ConnState.ATTACHED && session != null && session.state.lastReceived > ackedIn) {
-        ackedIn = session.state.lastReceived;
-        tracked.send(Frames.ack(ackedIn));
+      if (state == ConnState.ATTACHED && session != null) {
+        if (replicating && session.state.lastReceived > session.committedReceived) {
+          session.changed();
+        }
+        sendAck();
       }
     }
 

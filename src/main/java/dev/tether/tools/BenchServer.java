@@ -45,7 +45,9 @@ import java.util.concurrent.TimeUnit;
  * <pre>
  * java ... [-Dbench.transport=nio|epoll|io_uring] [-Dbench.nettyAllocator=pooled|default]
  *     dev.tether.tools.BenchServer VARIANT [maxSeconds]
- *   VARIANT: plain | tracked | tracked-noop (= tracked) | tracked-metrics | session | netty | tracked-tls
+ *   VARIANT: plain | tracked | tracked-noop (= tracked) | tracked-metrics | session | netty | tracked-tls,
+ *   optionally followed by @nio, @epoll or @io_uring: that transport for this server, whatever
+ *   bench.transport says (the transports mode of scripts/bench.sh)
  *   (tracked-tls: the tracked echo over TLS, with the pair dev-cert.pem/dev-key.pem of the
  *   directory -Dbench.tlsDir, default target/bench-tls, as scripts/gen-dev-cert.sh makes it)
  *   (session: the session-protocol echo, SessionVerticle, with the tracked echo's options and
@@ -77,6 +79,13 @@ public final class BenchServer {
       System.exit(2);
     }
     String variant = args[0];
+    String transportName = System.getProperty("bench.transport", "nio");
+    int at = variant.indexOf('@');
+    if (at > 0) {
+      // VARIANT@TRANSPORT (scripts/bench.sh transports): the transport of this trial only
+      transportName = variant.substring(at + 1);
+      variant = variant.substring(0, at);
+    }
     long maxSeconds = args.length > 1 ? Long.parseLong(args[1]) : 300;
     Thread watchdog = new Thread(() -> {
       try {
@@ -90,7 +99,6 @@ public final class BenchServer {
     watchdog.setDaemon(true);
     watchdog.start();
 
-    String transportName = System.getProperty("bench.transport", "nio");
     Transport transport;
     try {
       transport = TransportAccess.byName(transportName);

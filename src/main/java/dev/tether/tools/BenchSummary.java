@@ -51,11 +51,16 @@ public final class BenchSummary {
     print(results, cpuTarget, allocTarget, System.out);
   }
 
+  /** True when the variants name their transports (VARIANT@TRANSPORT: the transports mode). */
+  private static boolean perVariant(BenchResults results) {
+    return results.rows().stream().anyMatch(r -> r.getOrDefault("variant", "").contains("@"));
+  }
+
   static void print(BenchResults results, double cpuTarget, double allocTarget, PrintStream out) {
     Set<String> transports = results.transports();
     out.println();
     out.println("Transport: " + String.join(", ", transports)
-      + (transports.size() > 1 ? "  WARNING: the trials of this file ran on different transports" : ""));
+      + (transports.size() > 1 && !perVariant(results) ? "  WARNING: the trials of this file ran on different transports" : ""));
     out.println();
     out.println("Trials (in run order; valid=0 means discarded):");
     out.printf(Locale.ROOT, "%-10s %4s %-16s %3s %5s %-28s %8s %8s %8s %7s %7s %7s %7s %6s %6s %-13s %8s%n",
@@ -92,7 +97,8 @@ public final class BenchSummary {
 
     if (checks.size() > 1) {
       out.println();
-      out.println("Against the raw Netty anchor: paired ratios over the pairs whose two trials are valid. "
+      out.println((perVariant(results) ? "Against the third variant (C): paired ratios"
+        : "Against the raw Netty anchor: paired ratios") + " over the pairs whose two trials are valid. "
         + "(goal) = issue 10's goal, NOT a gate; (info) = no target.");
       out.printf(Locale.ROOT, "%-10s %-48s %-7s %5s %8s %17s  %s%n", "workload", "figure", "target", "pairs",
         "median", "range", "verdict");

@@ -59,8 +59,15 @@ final class ClusterNode implements AutoCloseable {
   final int sessionPort;
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   private boolean closed;
+  final SessionVerticle session;
+  private final String sessionDeployment;
 
   ClusterNode(TestCluster cluster, String name) throws Exception {
+    this(cluster, name, null);
+  }
+
+  /** @param replication the session server's {@code replication} ("backup", "none"), or null for the default */
+  ClusterNode(TestCluster cluster, String name, String replication) throws Exception {
     this.name = name;
     clusterManager = new HazelcastClusterManager(cluster.hazelcastConfig());
     vertx = await(Vertx.builder()
@@ -78,6 +85,9 @@ final class ClusterNode implements AutoCloseable {
       .put("faults", new JsonObject().put("enabled", true).put("seed", 1).put("failWrites", new JsonArray().add(2)));
     JsonObject session = new JsonObject().put("verticle", "session").put("protocol", "session").put("port", 0)
       .put("policies", new JsonObject().put("default", "resume").put("PROTOCOL_ERROR", "close"));
+    if (replication != null) {
+      session.put("replication", replication);
+    }
     JsonObject conf = new JsonObject().put("node", name)
       .put("servers", new JsonObject().put("echo", echo).put("session", session))
       .put("http", new JsonObject().put("port", 0))
@@ -94,8 +104,9 @@ final class ClusterNode implements AutoCloseable {
     await(vertx.deployVerticle(ev, new DeploymentOptions().setConfig(server(echo, "echo"))));
     echoPort = ev.actualPort();
     SessionVerticle sv = new SessionVerticle();
-    await(vertx.deployVerticle(sv, new DeploymentOptions().setConfig(server(session, "session"))));
+    sessionDeployment = await(vertx.deployVerticle(sv, new DeploymentOptions().setConfig(server(session, "session"))));
     sessionPort = sv.actualPort();
+    this.session = sv;
   }
 
   private static JsonObject server(JsonObject conf, String name) {
@@ -163,6 +174,26 @@ final class ClusterNode implements AutoCloseable {
   void crash() {
     hazelcast().getLifecycleService().terminate();
     closeQuietly();
+  }
+
+  /**
+   * A crash as abrupt as one JVM allows: the Hazelcast member stops dead (no goodbye, no partition
+   * hand-over, no replica write after this), then the session server's sockets close (its sessions
+   * die with it: nothing is handed over), then the rest of the node goes.
+   */
+  void crashWithSessions() {
+    hazelcast().getLifecycleService().terminate();
+    try {
+      vertx.undeploy(sessionDeployment).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      // the node is going anyway
+    }
+    closeQuietly();
+  }
+
+  /** Undeploys this node's session server (the node stays in the cluster). */
+  void undeploySessionServer() throws Exception {
+    await(vertx.undeploy(sessionDeployment));
   }
 
   void closeQuietly() {

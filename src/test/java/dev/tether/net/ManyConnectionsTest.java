@@ -23,7 +23,8 @@ import static org.awaitility.Awaitility.await;
  * A few thousand concurrent tracked connections on one node, each served, each accounted for, and
  * every slot and gauge back to zero when they go (the 19,000-connection run is a benchmark).
  * (Heap per connection is not measured here: in-process figures were dominated by the closing of
- * the previous round's connections; it needs the out-of-process benchmark of issue 10.)
+ * the previous round's connections; {@code scripts/conns.sh} measures it from outside the process,
+ * see docs/performance.md. {@code ConnectionsIT} holds 3,000 on a fat-jar node.)
  */
 class ManyConnectionsTest {
 

@@ -41,13 +41,19 @@ class SessionConfigTest {
   }
 
   @Test
-  void moreThanOneInstanceIsRefused() throws Exception {
+  void replicationBackupWithoutAClusterAndUnknownModesAreRefusedWithTheKey() throws Exception {
+    assertThatThrownBy(() -> SessionOptions.fromJson(new JsonObject().put("replication", "sync"), "servers.s"))
+      .hasMessageContaining("servers.s.replication");
     Vertx vertx = Vertx.vertx();
     try {
       assertThatThrownBy(() -> vertx.deployVerticle(new SessionVerticle(), new DeploymentOptions()
-          .setConfig(new JsonObject().put("name", "s").put("port", 0).put("instances", 2)))
+          .setConfig(new JsonObject().put("name", "s").put("port", 0).put("replication", "backup")))
         .toCompletionStage().toCompletableFuture().get())
-        .isInstanceOf(ExecutionException.class).hasMessageContaining("servers.s.instances");
+        .isInstanceOf(ExecutionException.class).hasMessageContaining("servers.s.replication");
+      // "none" (and the default) run without a cluster
+      vertx.deployVerticle(new SessionVerticle(), new DeploymentOptions()
+          .setConfig(new JsonObject().put("name", "s").put("port", 0).put("replication", "none").put("instances", 2)))
+        .toCompletionStage().toCompletableFuture().get();
     } finally {
       vertx.close().toCompletionStage().toCompletableFuture().get();
     }

@@ -4,7 +4,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayDeque;
-import java.util.EnumSet;
 import java.util.concurrent.Executor;
 
 /**
@@ -38,26 +37,57 @@ public final class Callbacks {
   /** What a callback was, for the log line. */
   public enum Kind { RECEIPT, DRAIN, FAILURE, OUTCOME, CLOSE, EXCEPTION, READ, END, HOOK }
 
-  private final String connection;
-  /** Runs a task in a later turn of the connection's event loop, on its context. */
-  private final Executor later;
-  /** Runs a task now with the connection's context current. */
-  private final Executor onContext;
-  /** Runs what is queued, in order (made once: draining happens on the write path). */
-  private final Runnable runQueued = this::runQueued;
+  /**
+   * What a connection gives its callbacks: where to run them, and its name for log lines. The
+   * socket implements it itself, so that no executor objects are kept per connection.
+   */
+  public interface Host {
+    /** Runs a task in a later turn of the connection's event loop, on its context. */
+    void runLater(Runnable task);
+
+    /** Runs a task now with the connection's context current. */
+    void runOnContext(Runnable task);
+
+    /** The connection's id, for log lines (called only when something is logged). */
+    String connectionId();
+  }
+
+  private final Host host;
+  /** Runs what is queued, in order (made on first use, then kept: draining happens on the write path). */
+  private Runnable runQueued;
   // State accessed exclusively from the connection's event loop
-  private final ArrayDeque<Object> queue = new ArrayDeque<>();
-  private final EnumSet<Kind> logged = EnumSet.noneOf(Kind.class);
+  /** Kind, callback, kind, callback, ...; made on the first post (most connections never post). */
+  private ArrayDeque<Object> queue;
+  /** Kinds already logged at WARN, one bit per {@link Kind} ordinal. */
+  private int logged;
   private int depth;
   private boolean draining;
   /** A later turn will run what a user's call posted. */
   private boolean drainScheduled;
-  private long thrown;
+  private int thrown;
 
+  public Callbacks(Host host) {
+    this.host = host;
+  }
+
+  /** For tests and tools: a host made of two executors. */
   public Callbacks(String connection, Executor later, Executor onContext) {
-    this.connection = connection;
-    this.later = later;
-    this.onContext = onContext;
+    this(new Host() {
+      @Override
+      public void runLater(Runnable task) {
+        later.execute(task);
+      }
+
+      @Override
+      public void runOnContext(Runnable task) {
+        onContext.execute(task);
+      }
+
+      @Override
+      public String connectionId() {
+        return connection;
+      }
+    });
   }
 
   /** Runs {@code action} as an entry point: callbacks it posts wait until it (and any outer one) returns. */
@@ -97,9 +127,9 @@ public final class Callbacks {
    */
   public void exitCall() {
     depth--;
-    if (depth == 0 && !draining && !queue.isEmpty() && !drainScheduled) {
+    if (depth == 0 && !draining && queue != null && !queue.isEmpty() && !drainScheduled) {
       drainScheduled = true;
-      later.execute(() -> {
+      host.runLater(() -> {
         drainScheduled = false;
         if (depth == 0) {
           drain();
@@ -118,6 +148,10 @@ public final class Callbacks {
    * ends (see {@link #exitCall} for user calls), or now when outside any.
    */
   public void post(Kind kind, Runnable callback) {
+    ArrayDeque<Object> queue = this.queue;
+    if (queue == null) {
+      queue = this.queue = new ArrayDeque<>(4);
+    }
     queue.addLast(kind);
     queue.addLast(callback);
     if (depth == 0) {
@@ -131,7 +165,7 @@ public final class Callbacks {
   }
 
   /** User callbacks that threw so far. */
-  long thrown() {
+  int thrown() {
     return thrown;
   }
 
@@ -139,12 +173,16 @@ public final class Callbacks {
     if (draining) {
       return;
     }
-    if (queue.isEmpty()) {
+    if (queue == null || queue.isEmpty()) {
       return;
     }
     draining = true;
     try {
-      onContext.execute(runQueued);
+      Runnable r = runQueued;
+      if (r == null) {
+        r = runQueued = this::runQueued;
+      }
+      host.runOnContext(r);
     } finally {
       draining = false;
     }
@@ -168,11 +206,13 @@ public final class Callbacks {
   /** Logs a user callback that threw (for callers that guard inline, without a lambda). */
   public void threw(Kind kind, Throwable t) {
     thrown++;
-    if (logged.add(kind)) {
-      log.warn("{}: a {} callback threw; Tether carries on with the connection's books intact", connection,
+    int bit = 1 << kind.ordinal();
+    if ((logged & bit) == 0) {
+      logged |= bit;
+      log.warn("{}: a {} callback threw; Tether carries on with the connection's books intact", host.connectionId(),
         kind.name().toLowerCase(), t);
-    } else {
-      log.debug("{}: a {} callback threw again: {}", connection, kind.name().toLowerCase(), t.toString());
+    } else if (log.isDebugEnabled()) {
+      log.debug("{}: a {} callback threw again: {}", host.connectionId(), kind.name().toLowerCase(), t.toString());
     }
   }
 }

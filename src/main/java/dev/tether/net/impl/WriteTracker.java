@@ -59,6 +59,13 @@ public final class WriteTracker extends ChannelOutboundHandlerAdapter implements
     /** {@code w} was refused after later writes were passed on: it cannot be resent in order. */
     void unorderable(TrackedWrite w, Throwable cause);
 
+    /**
+     * A flush returned with writes still on their way (the kernel did not take them all, or the
+     * transport completes writes later): time to watch for a write timeout.
+     */
+    default void unflushedAfterFlush() {
+    }
+
     /** Nothing is on the wire any more (a held failure may now be reported with exact counts). */
     void wireIdle();
 
@@ -72,16 +79,22 @@ public final class WriteTracker extends ChannelOutboundHandlerAdapter implements
   private final Listener listener;
   // State accessed exclusively from the channel's event loop
   private ChannelHandlerContext ctx;
-  /** Writes held after a soft failure, in stream order. */
-  private final ArrayDeque<TrackedWrite> held = new ArrayDeque<>();
+  /**
+   * Writes held after a soft failure, in stream order; made at the first soft failure (most
+   * connections never have one: see docs/performance.md, "Heap per idle connection").
+   */
+  private ArrayDeque<TrackedWrite> held;
   private boolean latched;
   private boolean replaying;
   /** Transmissions passed on towards the transport whose completion is pending (passed parts included). */
   private int onWire;
   /** Writes in Vert.x's queue, not yet seen here. */
   private int inQueue;
-  /** The write passed on most recently. */
-  private TrackedWrite lastPassed;
+  /**
+   * Stream offset of the write passed on most recently, or -1: its offset only, so that an idle
+   * connection does not keep its last write (and that write's buffer) reachable.
+   */
+  private long lastPassedStart = -1;
 
   public WriteTracker(NetSocket socket, Listener listener) {
     this.socket = socket;
@@ -123,7 +136,7 @@ public final class WriteTracker extends ChannelOutboundHandlerAdapter implements
       w.onItsWay = null;
       return;
     }
-    if (latched || !held.isEmpty()) {
+    if (latched || (held != null && !held.isEmpty())) {
       w.onItsWay = null; // that transmission ends here; a replay makes a new one
       hold(w);
       return;
@@ -135,13 +148,17 @@ public final class WriteTracker extends ChannelOutboundHandlerAdapter implements
   private void pass(TrackedWrite w) {
     w.stage(Stage.WIRE);
     onWire++;
-    lastPassed = w;
+    lastPassedStart = w.start();
     ChannelPromise p = w.onItsWay != null ? w.onItsWay : w.transmission();
     ctx.write(w.wire(w.flushedBytes()), p);
   }
 
   private void hold(TrackedWrite w) {
     w.stage(Stage.HELD);
+    ArrayDeque<TrackedWrite> held = this.held;
+    if (held == null) {
+      held = this.held = new ArrayDeque<>();
+    }
     // in stream order: a write refused late may belong before writes already held
     if (held.isEmpty() || held.peekLast().start() < w.start()) {
       held.addLast(w);
@@ -153,6 +170,14 @@ public final class WriteTracker extends ChannelOutboundHandlerAdapter implements
     }
     held.addLast(w);
     held.addAll(tail);
+  }
+
+  @Override
+  public void flush(ChannelHandlerContext ctx) {
+    ctx.flush();
+    if (onWire > 0) {
+      listener.unflushedAfterFlush();
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -204,7 +229,7 @@ public final class WriteTracker extends ChannelOutboundHandlerAdapter implements
     if (!usable) {
       w.stage(Stage.HELD);
       listener.hardFailure(w, cause);
-    } else if (lastPassed != w && lastPassed != null && lastPassed.start() > w.start()) {
+    } else if (lastPassedStart > w.start()) {
       w.stage(Stage.HELD);
       listener.unorderable(w, cause);
     } else {
@@ -288,7 +313,8 @@ public final class WriteTracker extends ChannelOutboundHandlerAdapter implements
     latched = false;
     replaying = true;
     TrackedWrite w;
-    while (!latched && (w = held.peekFirst()) != null) {
+    ArrayDeque<TrackedWrite> held = this.held;
+    while (held != null && !latched && (w = held.peekFirst()) != null) {
       held.pollFirst();
       if (w.settled()) {
         continue;
@@ -298,13 +324,17 @@ public final class WriteTracker extends ChannelOutboundHandlerAdapter implements
     }
     replaying = false;
     ctx.flush();
+    if (onWire > 0) {
+      listener.unflushedAfterFlush();
+    }
   }
 
   /** Removes the held writes and hands them over (to be given up); unlatches. */
   public void releaseHeld(java.util.function.Consumer<TrackedWrite> action) {
     latched = false;
     TrackedWrite w;
-    while ((w = held.pollFirst()) != null) {
+    ArrayDeque<TrackedWrite> held = this.held;
+    while (held != null && (w = held.pollFirst()) != null) {
       action.accept(w);
     }
   }
@@ -337,10 +367,10 @@ public final class WriteTracker extends ChannelOutboundHandlerAdapter implements
   }
 
   public int heldCount() {
-    return held.size();
+    return held == null ? 0 : held.size();
   }
 
   public Iterator<TrackedWrite> heldWrites() {
-    return held.iterator();
+    return held == null ? java.util.Collections.emptyIterator() : held.iterator();
   }
 }
