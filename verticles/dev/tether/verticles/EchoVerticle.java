@@ -9,7 +9,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The tracked echo server: every byte received is written back through a {@link TrackedSocket}.
+ * The tracked echo server: every byte received is written back through a {@link TrackedSocket},
+ * without copying it (the zero-copy read path, {@link TrackedSocket#zeroCopyHandler}).
  * Reading pauses while the connection's pending bytes are over the high-water mark and resumes when
  * they drain, so a peer that stops reading cannot make the server buffer without bound.
  *
@@ -34,8 +35,12 @@ public class EchoVerticle extends VerticleBase {
       });
   }
 
+  /**
+   * Echoes on the zero-copy path: each read is lent from Netty's pool and written back as it is;
+   * the write holds the pooled memory until its bytes are flushed or given up.
+   */
   static void echo(TrackedSocket socket) {
-    socket.handler(buf -> {
+    socket.zeroCopyHandler(buf -> {
       socket.send(buf);
       if (socket.writeQueueFull()) {
         socket.pause();

@@ -135,6 +135,27 @@ public interface TrackedSocket extends ReadStream<Buffer>, WriteStream<Buffer> {
   @Override
   TrackedSocket handler(Handler<Buffer> handler);
 
+  /**
+   * Sets the read handler on the zero-copy path: the handler gets the bytes read as they are in
+   * Netty's pooled memory, without the copy to the heap that {@link #handler} (like any Vert.x
+   * {@code NetSocket}) makes of every read. Replaces {@link #handler}; null goes back to nothing
+   * set (call {@link #handler} to read copies again).
+   *
+   * <p>Ownership rules: the buffer is <b>lent for the duration of the call</b>. When the handler
+   * returns, the memory goes back to the pool and the buffer must not be touched again (Netty's
+   * checks then throw {@code IllegalReferenceCountException}). Inside the call you may read it,
+   * {@code slice} it (lent too) or {@code copy} it (a heap copy you may keep); do not modify it.
+   * Writing it (or a slice of it) through a tracked socket, during the call, is a zero-copy
+   * write: the write holds the memory, and releases it exactly once, when its bytes were flushed
+   * or given up (an unsent remainder kept for a resend stays held until the resend or the close).
+   *
+   * <p>{@link #pause()} stops reading at the transport (auto-read off); what was already read
+   * waits and is delivered after {@link #resume()}. Reads still waiting when the connection
+   * closes are released, not delivered. Vert.x's TCP metrics do not count the bytes read on this
+   * path.
+   */
+  TrackedSocket zeroCopyHandler(Handler<Buffer> handler);
+
   @Override
   TrackedSocket pause();
 

@@ -17,6 +17,8 @@ import dev.tether.ledger.WriteLedger;
 import dev.tether.metrics.TetherRecorder;
 import dev.tether.net.impl.Callbacks;
 import dev.tether.net.impl.Callbacks.Kind;
+import dev.tether.internal.LentBuffer;
+import dev.tether.net.impl.LentReader;
 import dev.tether.net.impl.TlsRecords;
 import dev.tether.net.impl.TrackedWrite;
 import dev.tether.net.impl.WriteTimeouts;
@@ -24,6 +26,7 @@ import dev.tether.net.impl.WriteTracker;
 import dev.tether.net.impl.TrackedWrite.Stage;
 import dev.tether.net.spi.PartialWriteException;
 import dev.tether.recovery.FailureReporter;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -139,6 +142,8 @@ final class TrackedSocketImpl extends MemoryBudget.Account
   private String remote;
   private boolean full;
   private Runnable endHook;
+  /** The zero-copy read path, when the user set a {@link #zeroCopyHandler}; set and used on the loop. */
+  private volatile LentReader lent;
   /** What must live as long as this socket (the client that connected it: Vert.x closes collected clients). */
   private Object keepAlive;
   /** The pending cost charged to this connection's account in the node's memory budget (the socket is its own
@@ -348,6 +353,11 @@ final class TrackedSocketImpl extends MemoryBudget.Account
     return p;
   }
 
+  /** Names of the channel's pipeline handlers, head first (for tests and diagnostics). */
+  java.util.List<String> pipelineNames() {
+    return channel.pipeline().names();
+  }
+
   /** Keeps {@code owner} reachable as long as this socket is. */
   void keepAlive(Object owner) {
     this.keepAlive = owner;
@@ -431,10 +441,11 @@ final class TrackedSocketImpl extends MemoryBudget.Account
   @Override
   public Future<Void> write(Buffer data) {
     PromiseInternal<Void> p = context.promise();
+    Object bytes = payload(data);
     if (onLoop()) {
-      enterWrite(data, p, false);
+      enterWrite(bytes, p, false);
     } else {
-      context.runOnContext(v -> enterWrite(data, p, false));
+      context.runOnContext(v -> enterWrite(bytes, p, false));
     }
     return p.future();
   }
@@ -442,24 +453,45 @@ final class TrackedSocketImpl extends MemoryBudget.Account
   @Override
   public Future<WriteReceipt> writeTracked(Buffer data) {
     PromiseInternal<WriteReceipt> p = context.promise();
+    Object bytes = payload(data);
     if (onLoop()) {
-      enterWrite(data, p, true);
+      enterWrite(bytes, p, true);
     } else {
-      context.runOnContext(v -> enterWrite(data, p, true));
+      context.runOnContext(v -> enterWrite(bytes, p, true));
     }
     return p.future();
   }
 
   @Override
   public void send(Buffer data) {
+    Object bytes = payload(data);
     if (onLoop()) {
-      enterWrite(data, null, false);
+      enterWrite(bytes, null, false);
     } else {
-      context.runOnContext(v -> enterWrite(data, null, false));
+      context.runOnContext(v -> enterWrite(bytes, null, false));
     }
   }
 
-  private void enterWrite(Buffer data, Promise<?> waiter, boolean receipt) {
+  /**
+   * What a write holds: the buffer itself, or for a {@link LentBuffer} (pooled memory lent to a
+   * read handler) a reference of its memory taken now, in the caller's call, while the lender still
+   * holds it. That reference is the write's: released exactly once, when the write settles, or at
+   * once when the write is refused ({@link #drop}).
+   */
+  private static Object payload(Buffer data) {
+    if (data instanceof LentBuffer lb) {
+      return lb.byteBuf().retain();
+    }
+    return data;
+  }
+
+  private static void drop(Object bytes) {
+    if (bytes instanceof ByteBuf b) {
+      b.release();
+    }
+  }
+
+  private void enterWrite(Object data, Promise<?> waiter, boolean receipt) {
     // a user's call: its receipt, a drain or a failure it causes run after it returned
     callbacks.enterCall();
     try {
@@ -533,8 +565,51 @@ final class TrackedSocketImpl extends MemoryBudget.Account
 
   @Override
   public TrackedSocket handler(Handler<Buffer> handler) {
+    if (lent != null) {
+      zeroCopyHandler(null);
+    }
     dataHandler = handler;
     socket.handler(handler == null ? null : self());
+    return this;
+  }
+
+  @Override
+  public TrackedSocket zeroCopyHandler(Handler<Buffer> handler) {
+    if (!onLoop()) {
+      context.runOnContext(v -> zeroCopyHandler(handler));
+      return this;
+    }
+    LentReader r = lent;
+    if (handler == null) {
+      if (r != null) {
+        lent = null;
+        // what waited for a resume is released with the reader (handlerRemoved)
+        channel.pipeline().remove(r);
+        channel.config().setAutoRead(true);
+        if (userPaused || memoryPaused) {
+          socket.pause(); // still paused, now in Vert.x's queue
+        }
+      }
+      return this;
+    }
+    // entered from a Netty handler: run the user's handler with the socket's context current, as
+    // Vert.x does (emit), guarded; both lambdas are made once, not per read
+    Handler<Buffer> guarded = buf -> onData(handler, buf);
+    java.util.function.Consumer<Buffer> sink = buf -> context.emit(buf, guarded);
+    if (r != null) {
+      r.sink(sink);
+      return this;
+    }
+    r = new LentReader(sink);
+    // just before Vert.x's handler, behind the tracker: reads stop here, Vert.x's flushes pass here
+    if (NettyAccess.addFirstOutbound(socket, LentReader.NAME, r)) {
+      lent = r;
+      // Vert.x's own queue gets no reads from now on; a pause in force moves to the new path
+      socket.resume();
+      if (userPaused || memoryPaused) {
+        r.pause();
+      }
+    }
     return this;
   }
 
@@ -556,7 +631,7 @@ final class TrackedSocketImpl extends MemoryBudget.Account
       return this;
     }
     userPaused = true;
-    socket.pause();
+    readPause();
     return this;
   }
 
@@ -568,7 +643,7 @@ final class TrackedSocketImpl extends MemoryBudget.Account
     }
     userPaused = false;
     if (!memoryPaused) {
-      socket.resume();
+      readResume();
     }
     return this;
   }
@@ -582,9 +657,39 @@ final class TrackedSocketImpl extends MemoryBudget.Account
     if (memoryPaused) {
       heldFetch = heldFetch + amount < 0 ? Long.MAX_VALUE : heldFetch + amount;
     } else {
-      socket.fetch(amount);
+      readFetch(amount);
     }
     return this;
+  }
+
+  // Reading on or off, on whichever path reads: Vert.x's (copies) or the zero-copy one (event loop)
+
+  private void readPause() {
+    LentReader r = lent;
+    if (r != null) {
+      r.pause();
+    } else {
+      socket.pause();
+    }
+  }
+
+  private void readResume() {
+    LentReader r = lent;
+    if (r != null) {
+      r.resume();
+    } else {
+      socket.resume();
+    }
+  }
+
+  /** On the zero-copy path any positive demand resumes reading (as Vert.x's message mode does). */
+  private void readFetch(long amount) {
+    LentReader r = lent;
+    if (r == null) {
+      socket.fetch(amount);
+    } else if (amount > 0) {
+      r.resume();
+    }
   }
 
   /** The memory budget's back-pressure: reading stops while on, whatever the user asked (event loop). */
@@ -594,13 +699,13 @@ final class TrackedSocketImpl extends MemoryBudget.Account
     }
     memoryPaused = on;
     if (on) {
-      socket.pause();
+      readPause();
     } else if (!userPaused) {
-      socket.resume();
+      readResume();
     } else if (heldFetch > 0) {
       long n = heldFetch;
       heldFetch = 0;
-      socket.fetch(n);
+      readFetch(n);
     }
   }
 
@@ -697,9 +802,10 @@ final class TrackedSocketImpl extends MemoryBudget.Account
   // ---------------------------------------------------------------------------------------------
   // Writing
 
-  private void doWrite(Buffer data, Promise<?> waiter, boolean receipt) {
-    int n = data.length();
+  private void doWrite(Object data, Promise<?> waiter, boolean receipt) {
+    int n = data instanceof ByteBuf b ? b.readableBytes() : ((Buffer) data).length();
     if (state == State.CLOSED || closeRequested || closingFor != null) {
+      drop(data);
       recorder.write(server, "rejected");
       if (waiter != null) {
         IllegalStateException ex = new IllegalStateException("connection " + id() + " is closed or closing");
@@ -708,6 +814,7 @@ final class TrackedSocketImpl extends MemoryBudget.Account
       return;
     }
     if (n == 0) {
+      drop(data);
       if (waiter != null) {
         long at = ledger.accepted();
         callbacks.post(Kind.RECEIPT, () -> succeed(waiter, receipt, new WriteReceipt(at, at, 0, false)));
@@ -715,11 +822,13 @@ final class TrackedSocketImpl extends MemoryBudget.Account
       return;
     }
     if (gap != null || cost() + n + TrackingOptions.WRITE_OVERHEAD_BYTES > options.maxPendingBytes()) {
+      drop(data);
       overflow(n, waiter);
       return;
     }
     if (!charge(n + TrackingOptions.WRITE_OVERHEAD_BYTES)) {
       // the node's memory budget chose this connection for shedding: nothing more is retained
+      drop(data);
       recorder.write(server, "rejected");
       if (waiter != null) {
         IllegalStateException ex = new IllegalStateException("connection " + id() + " is being shed by the node memory budget");
@@ -728,7 +837,9 @@ final class TrackedSocketImpl extends MemoryBudget.Account
       return;
     }
     memoryCost += n + TrackingOptions.WRITE_OVERHEAD_BYTES;
-    TrackedWrite w = ledger.accept(new TrackedWrite(channel, tracker, data, waiter, receipt), n);
+    TrackedWrite w = ledger.accept(data instanceof ByteBuf b
+      ? new TrackedWrite(channel, tracker, b, waiter, receipt)
+      : new TrackedWrite(channel, tracker, (Buffer) data, waiter, receipt), n);
     meters.pending(n);
     if (cost() >= highWaterMark) {
       // remember it now: a single flush may bring the cost straight below the mark, and a caller

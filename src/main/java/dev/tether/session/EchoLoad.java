@@ -52,9 +52,17 @@ public final class EchoLoad {
   private final long seed;
   private final List<Checker> checkers = new ArrayList<>();
   private final List<Long> latencies = Collections.synchronizedList(new ArrayList<>());
+  private final List<SessionClient.ResumeTiming> timings = Collections.synchronizedList(new ArrayList<>());
   private volatile boolean sending;
   private long startNanos;
   private long stopNanos;
+
+  /** Where the time of each resume so far went (see {@link SessionClient.ResumeTiming}). */
+  public List<SessionClient.ResumeTiming> resumeTimings() {
+    synchronized (timings) {
+      return List.copyOf(timings);
+    }
+  }
 
   /**
    * @param template   client options (host, port, timeouts); each client gets its own seed
@@ -185,6 +193,7 @@ public final class EchoLoad {
       client.drainHandler(v -> pump());
       client.failureHandler(e -> failed = true);
       client.resumeLatencyHandler(latencies::add);
+      client.resumeTimingHandler(timings::add);
     }
 
     Future<Void> start() {

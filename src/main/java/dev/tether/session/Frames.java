@@ -1,5 +1,8 @@
 package dev.tether.session;
 
+import dev.tether.internal.LentBuffer;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.vertx.core.buffer.Buffer;
 
 import java.nio.charset.StandardCharsets;
@@ -110,6 +113,24 @@ public final class Frames {
   public static Buffer data(long seq, Buffer payload) {
     return Buffer.buffer(DATA_OVERHEAD + payload.length())
       .appendInt(1 + 8 + payload.length()).appendByte(DATA).appendLong(seq).appendBuffer(payload);
+  }
+
+  /**
+   * A frame of {@code type} with one long field (ACK, PONG) in pooled direct memory (Netty's default
+   * allocator), for the session server: the caller owns the one reference of the returned buffer
+   * and releases it ({@link #release}) after handing it to a write, which takes its own.
+   */
+  static LentBuffer pooledLongFrame(byte type, long value) {
+    ByteBuf b = ByteBufAllocator.DEFAULT.directBuffer(LENGTH_BYTES + 9);
+    b.writeInt(9).writeByte(type).writeLong(value);
+    return new LentBuffer(b);
+  }
+
+  /** Releases the reference of a frame made by a {@code pooled...} encoder; no-op for a heap frame. */
+  static void release(Buffer frame) {
+    if (frame instanceof LentBuffer lb) {
+      lb.byteBuf().release();
+    }
   }
 
   public static Buffer ack(long seq) {

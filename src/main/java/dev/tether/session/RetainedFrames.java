@@ -9,6 +9,10 @@ import java.util.function.Consumer;
  * as encoded frames (ready to be written again on a new connection). A ring, so a frame is found by
  * its seq in O(1). Serialisable with {@link #appendTo} / {@link #readFrom} so a session can be handed
  * to another node over the event bus. Not thread-safe: owned by the session's event loop.
+ *
+ * <p>Ownership: a frame added here is owned by this ring. A frame in pooled memory
+ * (a lent or {@code Frames.pooled...} buffer) is released exactly once: when an acknowledgement removes it
+ * ({@link #release}) or when the ring is emptied for good ({@link #clear}).
  */
 public final class RetainedFrames {
 
@@ -56,6 +60,7 @@ public final class RetainedFrames {
     int n = 0;
     while (size > 0 && firstSeq <= ack) {
       bytes -= ring[head].length();
+      Frames.release(ring[head]);
       ring[head] = null;
       head = (head + 1) % ring.length;
       size--;
@@ -63,6 +68,18 @@ public final class RetainedFrames {
       n++;
     }
     return n;
+  }
+
+  /** Releases every frame (pooled ones back to the pool); the ring is empty afterwards. */
+  public void clear() {
+    for (int i = 0; i < size; i++) {
+      int at = (head + i) % ring.length;
+      Frames.release(ring[at]);
+      ring[at] = null;
+    }
+    head = 0;
+    size = 0;
+    bytes = 0;
   }
 
   /** The retained frame with {@code seq}, or null when it is not retained. */

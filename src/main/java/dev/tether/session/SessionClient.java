@@ -73,6 +73,12 @@ public final class SessionClient {
   private Handler<Throwable> failureHandler;
   private Handler<Void> drainHandler;
   private Handler<Long> resumeLatencyHandler;
+  private Handler<ResumeTiming> resumeTimingHandler;
+  /** The resume under way: when its last dial started, connected, was welcomed; dials since the loss. */
+  private long dialAt;
+  private long connectedAt;
+  private long welcomeAt;
+  private int dials;
 
   // Counters: written on the context, readable anywhere
   private volatile long sent;
@@ -159,6 +165,23 @@ public final class SessionClient {
   /** Called once when the session is lost for good (a {@link SessionLostException}) or the protocol broke. */
   public SessionClient failureHandler(Handler<Throwable> h) {
     this.failureHandler = h;
+    return this;
+  }
+
+  /**
+   * Where the time of one resume went (nanoseconds): from the loss to the last dial (backoff, all
+   * dials before it included), from that dial to the connection, from the connection to the
+   * WELCOME, from the WELCOME to the first message delivered; and how many dials it took.
+   */
+  public record ResumeTiming(long backoffNanos, long connectNanos, long welcomeNanos, long firstMessageNanos, int dials) {
+    public long totalNanos() {
+      return backoffNanos + connectNanos + welcomeNanos + firstMessageNanos;
+    }
+  }
+
+  /** Called after each resume, at the first message delivered, with where its time went. */
+  public SessionClient resumeTimingHandler(Handler<ResumeTiming> h) {
+    this.resumeTimingHandler = h;
     return this;
   }
 
@@ -257,6 +280,8 @@ public final class SessionClient {
       context.runOnContext(v -> dial());
       return;
     }
+    dialAt = System.nanoTime();
+    dials++;
     String target = servers.get(server);
     int colon = target.lastIndexOf(':');
     String host = target.substring(0, colon);
@@ -278,6 +303,7 @@ public final class SessionClient {
         return;
       }
       NetSocket s = ar.result();
+      connectedAt = System.nanoTime();
       socket = s;
       decoder = new FrameDecoder(options.maxFrameBytes());
       welcomed = false;
@@ -303,7 +329,19 @@ public final class SessionClient {
         + options.reconnectTimeoutMs() + " ms; " + retained.size() + " messages unacknowledged"));
       return;
     }
-    long delay = Math.min(options.maxBackoffMs(), options.initialBackoffMs() << Math.min(attempt, 20));
+    if (attempt == 0) {
+      // the first attempt after a loss goes at once (in the next turn of the loop): a reset
+      // connection usually means a reachable server, and every millisecond here is resume latency;
+      // the backoff starts with the second attempt
+      attempt++;
+      context.runOnContext(v -> {
+        if (state == State.CONNECTING || (state == State.CLOSING && socket == null)) {
+          dial();
+        }
+      });
+      return;
+    }
+    long delay = Math.min(options.maxBackoffMs(), options.initialBackoffMs() << Math.min(attempt - 1, 20));
     attempt++;
     delay = Math.max(1, delay / 2 + random.nextLong(delay / 2 + 1));
     vertx.setTimer(delay, t -> {
@@ -325,6 +363,7 @@ public final class SessionClient {
     }
     log.debug("session {}: {}, resuming", hex, why);
     lostAt = System.nanoTime();
+    dials = 0;
     resumePending = false;
     if (state == State.HELLO_SENT || state == State.ESTABLISHED) {
       state = State.CONNECTING;
@@ -424,6 +463,7 @@ public final class SessionClient {
       resentFrames += n[0];
       resumePending = true;
       lostAtOfResume = lostAt;
+      welcomeAt = System.nanoTime();
       log.debug("session {} resumed, resent {} frames", hex, n[0]);
     } else {
       connected.tryComplete();
@@ -453,8 +493,14 @@ public final class SessionClient {
     if (resumePending) {
       resumePending = false;
       Handler<Long> h = resumeLatencyHandler;
+      long now = System.nanoTime();
       if (h != null && lostAtOfResume > 0) {
-        h.handle(System.nanoTime() - lostAtOfResume);
+        h.handle(now - lostAtOfResume);
+      }
+      Handler<ResumeTiming> th = resumeTimingHandler;
+      if (th != null && lostAtOfResume > 0) {
+        th.handle(new ResumeTiming(Math.max(0, dialAt - lostAtOfResume), connectedAt - dialAt, welcomeAt - connectedAt,
+          now - welcomeAt, dials));
       }
     }
     Handler<Buffer> h = handler;

@@ -232,11 +232,12 @@ public final class SessionServer {
         c.fail(Frames.E_SUPERSEDED, "session moved", false);
       }
       Buffer state = s.state.toBuffer();
+      int frames = s.state.retained.size();
       given.put(id, state);
       vertx.setTimer(GIVEN_TTL_MS, t -> given.remove(id, state));
       s.handedOff = true;
       s.end();
-      log.debug("session {} handed off ({} frames retained)", id, s.state.retained.size());
+      log.debug("session {} handed off ({} frames retained)", id, frames);
       p.complete(state);
     }
   }
@@ -619,6 +620,8 @@ public final class SessionServer {
         shedForMemory("refused a frame: " + memory, payload.length());
         return;
       }
+      // on the heap, where the node's memory budget counts it (pooled direct memory would escape the
+      // budget: see docs/performance.md); the payload may be lent, the frame is a copy
       Buffer frame = Frames.data(++state.lastSent, payload);
       state.retained.add(frame);
       sentCount++;
@@ -725,16 +728,18 @@ public final class SessionServer {
       RetainedFrames r = state.retained;
       String connection = conn != null ? conn.tracked.id() : "session-" + hex;
       String remote = conn != null ? conn.tracked.remote() : "detached";
+      // read before end()
+      long bytes = r.bytes();
+      boolean lost = !r.isEmpty();
+      String message = lost ? "session " + hex + " expired (" + reason + ") with " + r.size() + " frames unacknowledged"
+        + " (seq " + r.firstSeq() + ".." + state.lastSent + ", " + r.payloadBytes() + " payload bytes)" : null;
       end();
-      expired.put(hex, r.bytes());
+      expired.put(hex, bytes);
       if (conn != null) {
         conn.fail(Frames.E_SESSION_EXPIRED, "session " + hex + " expired: " + reason, false);
       }
-      if (!r.isEmpty()) {
-        long firstSeq = r.firstSeq();
-        String message = "session " + hex + " expired (" + reason + ") with " + r.size() + " frames unacknowledged"
-          + " (seq " + firstSeq + ".." + state.lastSent + ", " + r.payloadBytes() + " payload bytes)";
-        reportLoss(connection, remote, r.bytes(), message);
+      if (lost) {
+        reportLoss(connection, remote, bytes, message);
       } else {
         log.debug("session {} ended ({}), nothing unacknowledged", hex, reason);
       }
@@ -834,7 +839,8 @@ public final class SessionServer {
         }
       });
       tracked.endHandler(v -> onEnd());
-      tracked.handler(this::onData);
+      // the zero-copy read path: frames are decoded in place from the pooled memory read
+      tracked.zeroCopyHandler(this::onData);
       helloTimer = vertx.setTimer(options.helloTimeoutMs(), t -> {
         helloTimer = -1;
         if (state == ConnState.AWAIT_HELLO) {
@@ -855,7 +861,7 @@ public final class SessionServer {
       }
       long framesBefore = frames;
       try {
-        decoder.feed(buf, this::onFrame);
+        decoder.decode(buf, this::onFrame);
       } catch (ProtocolException e) {
         fail(e.code(), e.getMessage(), true);
         return;
@@ -884,7 +890,7 @@ public final class SessionServer {
       long ack = session.ackable();
       if (ack > ackedIn) {
         ackedIn = ack;
-        tracked.send(Frames.ack(ack));
+        sendPooled(Frames.pooledLongFrame(Frames.ACK, ack));
       }
     }
 
@@ -893,6 +899,47 @@ public final class SessionServer {
       if (state == ConnState.ATTACHED) {
         pump();
         sendAck();
+      }
+    }
+
+    /** Sends a frame made in pooled memory and gives our reference back (the write holds its own). */
+    void sendPooled(dev.tether.internal.LentBuffer frame) {
+      try {
+        tracked.send(frame);
+      } finally {
+        frame.byteBuf().release();
+      }
+    }
+
+    /**
+     * A frame decoded in place ({@code buf[start, end)} is its body, valid during this call): the
+     * frequent ones (DATA, ACK, PING) are handled without an object per frame; the others become a
+     * {@link Frame} with a copy of the body.
+     */
+    void onFrame(byte type, Buffer buf, int start, int end) {
+      if (state == ConnState.CLOSED) {
+        return;
+      }
+      if (type != Frames.DATA && type != Frames.ACK && type != Frames.PING) {
+        onFrame(new Frame(type, buf.getBuffer(start, end)));
+        return;
+      }
+      frames++;
+      activity = true;
+      try {
+        switch (type) {
+          case Frames.DATA -> {
+            if (session != null && (session.memoryPaused || !held.isEmpty())) {
+              hold(new Frame(type, buf.getBuffer(start, end))); // a copy: the read is only lent
+            } else {
+              onDataFrame(buf.getLong(start), buf, start + 8, end);
+            }
+          }
+          case Frames.ACK -> onAck(buf.getLong(start));
+          default -> sendPooled(Frames.pooledLongFrame(Frames.PONG, buf.getLong(start)));
+        }
+      } catch (ProtocolException e) {
+        fail(e.code(), e.getMessage(), true);
       }
     }
 
@@ -909,10 +956,10 @@ public final class SessionServer {
             if (session != null && (session.memoryPaused || !held.isEmpty())) {
               hold(f);
             } else {
-              onDataFrame(f);
+              onDataFrame(f.number(), f.body(), 8, f.body().length());
             }
           }
-          case Frames.ACK -> onAck(f);
+          case Frames.ACK -> onAck(f.number());
           case Frames.PING -> tracked.send(Frames.pong(f.number()));
           case Frames.PONG -> { }
           case Frames.BYE -> onBye();
@@ -1100,11 +1147,11 @@ public final class SessionServer {
       }
     }
 
-    void onDataFrame(Frame f) throws ProtocolException {
+    /** DATA {@code seq} whose payload is {@code buf[from, to)} (valid during this call). */
+    void onDataFrame(long seq, Buffer buf, int from, int to) throws ProtocolException {
       if (state != ConnState.ATTACHED) {
         throw new ProtocolException(Frames.E_UNEXPECTED, state == ConnState.RESOLVING ? "DATA before WELCOME" : "DATA before HELLO");
       }
-      long seq = f.number();
       ServerSession s = session;
       SessionState st = s.state;
       if (seq <= st.lastReceived) {
@@ -1117,7 +1164,8 @@ public final class SessionServer {
       Handler<Buffer> h = s.handler;
       if (h != null) {
         try {
-          h.handle(f.payload());
+          // zero-copy applications get a view (lent: a slice of the pooled read), others a heap copy
+          h.handle(app.zeroCopy() ? buf.slice(from, to) : buf.getBuffer(from, to));
         } catch (Exception e) {
           handlerFailed(s, seq, e);
           return;
@@ -1140,11 +1188,10 @@ public final class SessionServer {
         FailureKind.READ_FAILED, new SessionHandlerException(s.hex, seq, e));
     }
 
-    void onAck(Frame f) throws ProtocolException {
+    void onAck(long ack) throws ProtocolException {
       if (state != ConnState.ATTACHED) {
         throw new ProtocolException(Frames.E_UNEXPECTED, "ACK before HELLO");
       }
-      long ack = f.number();
       if (ack > session.state.lastSent) {
         throw new ProtocolException(Frames.E_BAD_SEQ, "ACK of seq " + ack + " but only " + session.state.lastSent + " were sent");
       }
@@ -1166,9 +1213,10 @@ public final class SessionServer {
         sendAck(); // everything received (and, with replication, committed) is acknowledged before the BYE
         if (!s.state.retained.isEmpty()) {
           long bytes = s.state.retained.bytes();
+          int frames = s.state.retained.size();
           s.end();
           s.reportLoss(tracked.id(), tracked.remote(), bytes, "session " + s.hex + " ended by BYE with "
-            + s.state.retained.size() + " frames unacknowledged");
+            + frames + " frames unacknowledged");
         } else {
           s.end();
         }
@@ -1195,7 +1243,7 @@ public final class SessionServer {
         heldCharged -= cost;
         tracked.memory().credit(cost);
         try {
-          onDataFrame(f);
+          onDataFrame(f.number(), f.body(), 8, f.body().length());
         } catch (ProtocolException e) {
           fail(e.code(), e.getMessage(), true);
           return;

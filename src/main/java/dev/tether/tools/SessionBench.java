@@ -65,6 +65,7 @@ public final class SessionBench {
       runPhase(vertx, port, true, reset, clients, maxPayload, Math.min(phase, 3), seed); // warm-up, not counted
       List<Double> ratios = new ArrayList<>();
       List<Long> latencies = new ArrayList<>();
+      List<dev.tether.session.SessionClient.ResumeTiming> timings = new ArrayList<>();
       for (int i = 1; i <= pairs; i++) {
         // alternate the order within pairs so a drift of the machine's load does not favour one side
         Phase healthy;
@@ -79,6 +80,7 @@ public final class SessionBench {
         double ratio = chaos.rate / healthy.rate;
         ratios.add(ratio);
         latencies.addAll(chaos.result.resumeLatenciesNanos());
+        timings.addAll(chaos.timings);
         System.out.printf("pair %d: healthy %.0f msg/s, chaos %.0f msg/s (%d resets, %d resumes), ratio %.2f%n", i,
           healthy.rate, chaos.rate, chaos.resets, chaos.result.resumes(), ratio);
         for (Phase p : List.of(healthy, chaos)) {
@@ -100,6 +102,28 @@ public final class SessionBench {
       } else {
         System.out.printf("resume latency (reset seen -> first message delivered after resume), n=%d: p50 %.1f ms, p99 %.1f ms%n",
           latencies.size(), pct(latencies, 50) / 1e6, pct(latencies, 99) / 1e6);
+        // where the time went: each component's own percentiles (they need not add up)
+        String[] names = {"loss -> last dial (backoff)", "dial -> connected", "connected -> WELCOME", "WELCOME -> first message", "total"};
+        for (int k = 0; k < names.length; k++) {
+          int kk = k;
+          List<Long> c = new ArrayList<>(timings.stream().map(t -> switch (kk) {
+            case 0 -> t.backoffNanos();
+            case 1 -> t.connectNanos();
+            case 2 -> t.welcomeNanos();
+            case 3 -> t.firstMessageNanos();
+            default -> t.totalNanos();
+          }).toList());
+          c.sort(null);
+          if (!c.isEmpty()) {
+            System.out.printf("  %-28s p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms%n", names[k], pct(c, 50) / 1e6,
+              pct(c, 99) / 1e6, c.get(c.size() - 1) / 1e6);
+          }
+        }
+        List<Long> d = new ArrayList<>(timings.stream().map(t -> (long) t.dials()).toList());
+        d.sort(null);
+        if (!d.isEmpty()) {
+          System.out.printf("  dials per resume: p50 %d, p99 %d, max %d%n", pct(d, 50), pct(d, 99), d.get(d.size() - 1));
+        }
       }
     } finally {
       vertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -107,7 +131,8 @@ public final class SessionBench {
     System.exit(code);
   }
 
-  private record Phase(double rate, long resets, EchoLoad.Result result) {
+  private record Phase(double rate, long resets, EchoLoad.Result result,
+                       List<dev.tether.session.SessionClient.ResumeTiming> timings) {
   }
 
   private static Phase runPhase(Vertx vertx, int port, boolean chaos, long resetMs, int clients, int maxPayload,
@@ -130,7 +155,7 @@ public final class SessionBench {
     proxy.chaos(false);
     EchoLoad.Result r = Stress.get(load.finish(60_000), 90);
     Stress.get(proxy.close());
-    return new Phase((d1 - d0) / ((t1 - t0) / 1e9), resets, r);
+    return new Phase((d1 - d0) / ((t1 - t0) / 1e9), resets, r, load.resumeTimings());
   }
 
   private static long pct(List<Long> sorted, int p) {

@@ -23,6 +23,23 @@ import static org.assertj.core.api.Assertions.assertThat;
 class WriteCostTest {
 
   private static final Logger log = LoggerFactory.getLogger(WriteCostTest.class);
+  private static io.netty.util.ResourceLeakDetector.Level level;
+
+  /**
+   * The suite runs with the paranoid leak detector, which keeps a record (with stack traces) per
+   * pooled buffer: heap that a deployment does not have. This test measures the heap a deployment
+   * pays, so it runs at Netty's default level ({@code simple}, one buffer in 128 tracked).
+   */
+  @org.junit.jupiter.api.BeforeAll
+  static void deploymentLeakDetection() {
+    level = io.netty.util.ResourceLeakDetector.getLevel();
+    io.netty.util.ResourceLeakDetector.setLevel(io.netty.util.ResourceLeakDetector.Level.SIMPLE);
+  }
+
+  @org.junit.jupiter.api.AfterAll
+  static void restoreLeakDetection() {
+    io.netty.util.ResourceLeakDetector.setLevel(level);
+  }
 
   @Test
   void aFloodOfOneByteWritesStaysWithinTheCapInMemory() throws Exception {

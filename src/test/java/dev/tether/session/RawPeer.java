@@ -27,7 +27,9 @@ final class RawPeer {
         received.appendBuffer(b);
       }
     });
-    socket.closeHandler(v -> closed.tryComplete());
+    // the end of the stream, not the close: Vert.x may run the close handler before it delivered the
+    // last bytes read (they wait in its inbound queue); the end handler runs after them
+    socket.endHandler(v -> closed.tryComplete());
   }
 
   static Future<RawPeer> connect(Vertx vertx, int port) {
@@ -70,6 +72,17 @@ final class RawPeer {
   /** "host:port" of our end, as the server sees it in {@code remote}. */
   String local() {
     return socket.localAddress().host() + ":" + socket.localAddress().port();
+  }
+
+  /** What was received, in hex (for failure messages). */
+  String receivedHex() {
+    synchronized (received) {
+      StringBuilder sb = new StringBuilder();
+      for (int i = 0; i < Math.min(received.length(), 120); i++) {
+        sb.append(String.format("%02x", received.getByte(i)));
+      }
+      return received.length() + " bytes: " + sb;
+    }
   }
 
   /** Frames received so far (decoded; a trailing partial frame is ignored). */

@@ -81,7 +81,7 @@ class SessionProtocolErrorTest {
     await(bad.closed());
 
     List<Frame> frames = bad.frames();
-    assertThat(frames).isNotEmpty();
+    assertThat(frames).as(bad.receivedHex()).isNotEmpty();
     Frame last = frames.get(frames.size() - 1);
     assertThat(last.type()).isEqualTo(Frames.ERROR);
     assertThat(last.errorCode()).isEqualTo(code);

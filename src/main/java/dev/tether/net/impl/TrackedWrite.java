@@ -1,6 +1,8 @@
 package dev.tether.net.impl;
 
 import dev.tether.ledger.LedgerEntry;
+import dev.tether.internal.NettyAccess;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelProgressiveFuture;
 import io.netty.channel.ChannelProgressiveFutureListener;
@@ -35,7 +37,12 @@ public final class TrackedWrite extends DefaultChannelProgressivePromise
     void completed(TrackedWrite w, ChannelProgressiveFuture f);
   }
 
-  public final Buffer data;
+  /**
+   * The bytes: a Vert.x {@link Buffer} (heap, the application's: Netty gets a view of it), or a
+   * {@link ByteBuf} this write holds a reference of (a lent buffer's pooled memory, the zero-copy
+   * path), released exactly once when the write settles ({@link #ledgerSettle}).
+   */
+  private final Object data;
   /** The user's promise: a {@code Promise<WriteReceipt>}, a {@code Promise<Void>} or null (send). */
   public final Promise<?> waiter;
   public final long acceptedAt = System.nanoTime();
@@ -63,6 +70,15 @@ public final class TrackedWrite extends DefaultChannelProgressivePromise
   private static final Stage[] STAGES = {null, Stage.QUEUED, Stage.WIRE, Stage.HELD};
 
   public TrackedWrite(Channel channel, Owner owner, Buffer data, Promise<?> waiter, boolean receipt) {
+    this(channel, owner, (Object) data, waiter, receipt);
+  }
+
+  /** A write of pooled memory: {@code retained} is a reference this write now owns and releases once. */
+  public TrackedWrite(Channel channel, Owner owner, ByteBuf retained, Promise<?> waiter, boolean receipt) {
+    this(channel, owner, (Object) retained, waiter, receipt);
+  }
+
+  private TrackedWrite(Channel channel, Owner owner, Object data, Promise<?> waiter, boolean receipt) {
     super(channel);
     this.owner = owner;
     this.data = data;
@@ -146,10 +162,34 @@ public final class TrackedWrite extends DefaultChannelProgressivePromise
 
   @Override
   public void ledgerSettle(boolean givenUp) {
+    if (is(SETTLED)) {
+      return;
+    }
     set(SETTLED);
     if (givenUp) {
       set(GIVEN_UP);
     }
+    if (data instanceof ByteBuf b) {
+      // the write's own reference: flushed or given up, nobody needs the bytes any more (Netty holds
+      // references of its own to whatever it still has on its way)
+      b.release();
+    }
+  }
+
+  /**
+   * The bytes from {@code from} on, for one transmission: a view the transport may release (for
+   * pooled memory a retained slice, so the write keeps its own reference for a resend).
+   */
+  public ByteBuf wire(int from) {
+    if (data instanceof ByteBuf b) {
+      return b.retainedSlice(b.readerIndex() + from, length - from);
+    }
+    return NettyAccess.byteBuf((Buffer) data, from);
+  }
+
+  /** Whether the bytes are pooled memory this write holds a reference of. */
+  public boolean pooled() {
+    return data instanceof ByteBuf;
   }
 
   @Override

@@ -150,7 +150,7 @@ public final class WriteTracker extends ChannelOutboundHandlerAdapter implements
     onWire++;
     lastPassedStart = w.start();
     ChannelPromise p = w.onItsWay != null ? w.onItsWay : w.transmission();
-    ctx.write(NettyAccess.byteBuf(w.data, w.flushedBytes()), p);
+    ctx.write(w.wire(w.flushedBytes()), p);
   }
 
   private void hold(TrackedWrite w) {

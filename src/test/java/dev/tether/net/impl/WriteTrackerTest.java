@@ -84,7 +84,12 @@ class WriteTrackerTest {
   }
 
   private static String text(TrackedWrite w) {
-    return w.data.toString(StandardCharsets.US_ASCII);
+    io.netty.buffer.ByteBuf b = w.wire(0);
+    try {
+      return b.toString(StandardCharsets.US_ASCII);
+    } finally {
+      b.release();
+    }
   }
 
   private final Books books = new Books();
