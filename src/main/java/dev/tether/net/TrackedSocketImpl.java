@@ -826,7 +826,7 @@ final class TrackedSocketImpl extends MemoryBudget.Account
       overflow(n, waiter);
       return;
     }
-    if (!charge(n + TrackingOptions.WRITE_OVERHEAD_BYTES)) {
+    if (options.chargesWrites() && !charge(n + TrackingOptions.WRITE_OVERHEAD_BYTES)) {
       // the node's memory budget chose this connection for shedding: nothing more is retained
       drop(data);
       recorder.write(server, "rejected");
@@ -836,7 +836,9 @@ final class TrackedSocketImpl extends MemoryBudget.Account
       }
       return;
     }
-    memoryCost += n + TrackingOptions.WRITE_OVERHEAD_BYTES;
+    if (options.chargesWrites()) {
+      memoryCost += n + TrackingOptions.WRITE_OVERHEAD_BYTES;
+    }
     TrackedWrite w = ledger.accept(data instanceof ByteBuf b
       ? new TrackedWrite(channel, tracker, b, waiter, receipt)
       : new TrackedWrite(channel, tracker, (Buffer) data, waiter, receipt), n);
@@ -909,6 +911,9 @@ final class TrackedSocketImpl extends MemoryBudget.Account
 
   /** Returns to the memory budget what the pending cost no longer holds. */
   private void creditMemory() {
+    if (memoryCost == 0) {
+      return; // nothing charged (or writes not charged: TrackingOptions.setChargeWrites)
+    }
     long c = cost();
     if (c < memoryCost) {
       credit(memoryCost - c);

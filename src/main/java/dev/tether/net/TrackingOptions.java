@@ -41,6 +41,7 @@ public final class TrackingOptions {
   /** The {@code policies} object the policies were built from, if they were (for {@link #toJson}). */
   private JsonObject policiesConfig;
   private FaultPlan faults = FaultPlan.NONE;
+  private boolean chargeWrites = true;
 
   public TrackingOptions() {
   }
@@ -56,6 +57,7 @@ public final class TrackingOptions {
     this.policies = other.policies;
     this.policiesConfig = other.policiesConfig == null ? null : other.policiesConfig.copy();
     this.faults = other.faults;
+    this.chargeWrites = other.chargeWrites;
   }
 
   /**
@@ -222,6 +224,24 @@ public final class TrackingOptions {
 
   public TrackingOptions setFaults(FaultPlan faults) {
     this.faults = faults == null ? FaultPlan.NONE : faults;
+    return this;
+  }
+
+  /** Whether pending writes are charged to the node's memory budget (default true). */
+  public boolean chargesWrites() {
+    return chargeWrites;
+  }
+
+  /**
+   * Whether a connection charges its pending writes to the node's memory budget (default true). A
+   * protocol that keeps, and charges, what it writes itself turns it off so nothing counts twice and
+   * the budget sheds what it can free: the session server charges each session's retained frames,
+   * which are the DATA frames its connection has pending; shedding the connection would free none of
+   * them, shedding the session frees them all (and tells the client with ERROR 201). Not a JSON key:
+   * the protocol's choice, not the deployment's.
+   */
+  public TrackingOptions setChargeWrites(boolean chargeWrites) {
+    this.chargeWrites = chargeWrites;
     return this;
   }
 }

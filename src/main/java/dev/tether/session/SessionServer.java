@@ -111,7 +111,10 @@ public final class SessionServer {
     }
     s.replicating = s.store.replicating();
     s.takeover = new SessionTakeover(vertx, s, s.store, tracking.server(), dev.tether.Tether.of(vertx).node());
-    TrackedServerOptions o = new TrackedServerOptions(net).setTracking(tracking).setMaxConnections(maxConnections);
+    // the retained frames are the DATA a connection has pending: charged once, to the session (which the budget
+    // can shed with ERROR 201), not again to the connection (whose shedding would free none of them)
+    TrackedServerOptions o = new TrackedServerOptions(net).setTracking(new TrackingOptions(tracking).setChargeWrites(false))
+      .setMaxConnections(maxConnections);
     return s.takeover.start().compose(v -> TrackedServer.create(vertx, o).connectHandler(s::accept).listen()).map(ts -> {
       s.server = ts;
       AtomicInteger c = s.sessionCount;

@@ -156,8 +156,19 @@ class MemoryBudgetIT {
           clients.add(new Client(i + 1, session));
         }
         // every client ends as served (all its echoes) or shed (ERROR 201, closed)
-        await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(250))
-          .until(() -> clients.stream().allMatch(c -> c.served() || c.shed()) || !jar.process.isAlive());
+        try {
+          await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(250))
+            .until(() -> clients.stream().allMatch(c -> c.served() || c.shed()) || !jar.process.isAlive());
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+          StringBuilder states = new StringBuilder();
+          for (Client c : clients) {
+            if (!c.served() && !c.shed()) {
+              states.append(String.format("%n  client %d: echoes %d/%d, error %d %s, ended %s, problem %s", c.n,
+                c.echoes.get(), FRAMES, c.errorCode, c.errorMessage, c.ended, c.problem));
+            }
+          }
+          throw new AssertionError("clients neither served nor shed:" + states + "\nnode output:\n" + jar.log(), e);
+        }
         assertThat(jar.process.isAlive()).as("output:%n%s", jar.log()).isTrue();
         assertThat(jar.log()).doesNotContain("OutOfMemoryError");
         long shed = clients.stream().filter(Client::shed).count();
