@@ -16,6 +16,7 @@ import dev.tether.recovery.FailureReporter;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.net.NetServerOptions;
@@ -426,18 +427,72 @@ public final class SessionServer {
   }
 
   /**
-   * Stops listening and ends every session: one that still held unacknowledged frames is reported
-   * as SESSION_EXPIRED, and an attached client is told with an ERROR.
+   * How long a closing clustered server keeps its sessions for their clients to resume on another
+   * node (each is then handed over as from a live owner); what is left after it is ended.
+   */
+  static final long DRAIN_MS = 5_000;
+
+  /**
+   * Stops the server. Clustered with other members alive, it first drains: every attached client is
+   * told ERROR 206 (resume again, on another node) and each session waits, up to {@link #DRAIN_MS},
+   * to be taken over by the node its client resumes on, exactly as from a live owner; so a rolling
+   * restart loses nothing. Then (or at once, when there is nowhere to go) every session still here
+   * ends: one that still held unacknowledged frames is reported as SESSION_EXPIRED, and an attached
+   * client is told with an ERROR.
    */
   public Future<Void> close() {
-    return Future.<Void>future(p -> context.runOnContext(v -> {
+    Promise<Void> drained = Promise.promise();
+    context.runOnContext(v -> {
       closed = true;
       count(vertx, sessionCount, false);
-      for (ServerSession s : new java.util.ArrayList<>(sessions.values())) {
-        s.expire("server shutting down");
+      if (sessions.isEmpty() || !store.clustered() || !othersInCluster()) {
+        endAll(drained);
+        return;
       }
-      p.complete();
-    })).compose(v -> server.close());
+      int told = 0;
+      for (ServerSession s : new java.util.ArrayList<>(sessions.values())) {
+        Connection c = s.conn;
+        if (c != null) {
+          s.detached(c);
+          c.session = null;
+          c.fail(Frames.E_RETRY, "server shutting down: resume on another node", false);
+          told++;
+        }
+      }
+      log.info("session server {} shutting down: {} sessions wait up to {} ms to be taken over elsewhere ({} clients told "
+        + "to resume there)", tracking.server(), sessions.size(), DRAIN_MS, told);
+      drain(System.currentTimeMillis() + DRAIN_MS, drained);
+    });
+    return drained.future().compose(v -> server.close());
+  }
+
+  private void drain(long deadline, Promise<Void> drained) {
+    if (sessions.isEmpty() || System.currentTimeMillis() >= deadline) {
+      if (!sessions.isEmpty()) {
+        log.warn("session server {}: {} sessions not taken over within {} ms of shutting down; ending them",
+          tracking.server(), sessions.size(), DRAIN_MS);
+      }
+      endAll(drained);
+    } else {
+      vertx.setTimer(50, t -> drain(deadline, drained));
+    }
+  }
+
+  private void endAll(Promise<Void> done) {
+    for (ServerSession s : new java.util.ArrayList<>(sessions.values())) {
+      s.expire("server shutting down");
+    }
+    done.complete();
+  }
+
+  /** Whether another member of the cluster is alive (somewhere for the sessions to go). */
+  private boolean othersInCluster() {
+    try {
+      return vertx instanceof io.vertx.core.internal.VertxInternal vi && vi.clusterManager() != null
+        && vi.clusterManager().getNodes().size() > 1;
+    } catch (RuntimeException e) {
+      return false;
+    }
   }
 
   boolean owner() {

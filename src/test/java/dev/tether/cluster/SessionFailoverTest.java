@@ -151,6 +151,45 @@ class SessionFailoverTest {
     assertThat(a.session.server().sessionCount()).isEqualTo(1);
   }
 
+  /**
+   * A graceful stop (rolling restart) loses nothing: the stopping server tells its clients ERROR 206,
+   * they resume on the next node, which takes each session over from the still-alive owner; no
+   * SESSION_EXPIRED anywhere, every message exactly once, in order.
+   */
+  @Test
+  @Timeout(value = 150, unit = TimeUnit.SECONDS)
+  void aGracefulStopHandsEverySessionToTheNodeItsClientResumesOn() throws Exception {
+    ClusterNode a = node("node-a", null);
+    ClusterNode b = node("node-b", null);
+    awaitSafe();
+    SessionClientOptions options = new SessionClientOptions().setPort(a.sessionPort)
+      .addServer("127.0.0.1", b.sessionPort).setInitialBackoffMs(5).setMaxBackoffMs(50).setPingIntervalMs(200)
+      .setIdleTimeoutMs(3_000);
+    EchoLoad load = new EchoLoad(clients, options, 4, 2048, 23);
+    await(load.start());
+    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50)).until(() -> load.delivered() >= 1_000);
+    assertThat(a.session.server().sessionCount()).isEqualTo(4);
+    long before = takeovers();
+
+    await(a.session.server().close());
+
+    assertThat(a.session.server().sessionCount()).as("sessions left on the stopped server").isZero();
+    // the last hand-offs were answered; node-b adopts them as their replies arrive
+    await().atMost(Duration.ofSeconds(10)).until(() -> b.session.server().sessionCount() == 4);
+    assertThat(takeovers() - before).isGreaterThanOrEqualTo(4);
+    long delivered = load.delivered();
+    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50))
+      .until(() -> load.delivered() >= delivered + 1_000);
+    EchoLoad.Result r = await(load.finish(30_000));
+    assertThat(r.failedSessions()).as("%s", r).isZero();
+    assertThat(r.lost()).as("%s", r).isZero();
+    assertThat(r.duplicated()).as("%s", r).isZero();
+    assertThat(r.outOfOrder()).as("%s", r).isZero();
+    assertThat(r.corrupted()).as("%s", r).isZero();
+    assertThat(r.received()).isEqualTo(r.sent());
+    assertThat(a.failuresOfKind("SESSION_EXPIRED") + b.failuresOfKind("SESSION_EXPIRED")).isZero();
+  }
+
   @Test
   @Timeout(value = 150, unit = TimeUnit.SECONDS)
   void underLoadSessionsMoveBetweenNodesExactlyOnceInOrder() throws Exception {
