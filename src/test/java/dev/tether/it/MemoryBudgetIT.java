@@ -138,7 +138,10 @@ class MemoryBudgetIT {
       .put("bridge", new JsonObject().put("enabled", false))
       .put("memory", new JsonObject().put("highMark", 1.0).put("lowMark", 0.9))
       .put("servers", new JsonObject().put("session", new JsonObject()
-        .put("verticle", "session").put("port", session).put("maxRetainedBytes", 64 << 20).put("sessionTtlMs", 1000)));
+        .put("verticle", "session").put("port", session).put("maxRetainedBytes", 64 << 20).put("sessionTtlMs", 1000)
+        // a session the echo paused (its write queue full) does not read, so it learns that its client left only
+        // by the idle timeout: 15 s here (default 120 s) so the books can be seen back at zero within the test
+        .put("idleTimeoutMs", 15_000)));
     Path file = dir.resolve("mem.json");
     Files.writeString(file, conf.encode());
     try (JarProcess jar = JarProcess.start(file, "-Xmx96m", "-XX:+UseSerialGC")) {
@@ -214,8 +217,12 @@ class MemoryBudgetIT {
       }
       // the clients gone, their sessions expire (sessionTtlMs) and the budget empties
       HttpClient http2 = HttpClient.newHttpClient();
-      await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
-        assertThat(get(http2, http, "/metrics")).containsPattern("(?m)^tether_memory_used_bytes 0.0$"));
+      await().atMost(Duration.ofSeconds(75)).untilAsserted(() -> {
+        String metrics = get(http2, http, "/metrics");
+        assertThat(metrics).as("memory meters: %s%nnode output:%n%s", metrics.lines()
+            .filter(l -> l.startsWith("tether_memory") || l.startsWith("tether_connections")).toList(), jar.log())
+          .containsPattern("(?m)^tether_memory_used_bytes 0.0$");
+      });
       // the node still serves a new session
       Client late = new Client(99, session);
       try {
