@@ -1,5 +1,6 @@
 package dev.tether.cluster;
 
+import dev.tether.support.ExactlyOnce;
 import dev.tether.fault.ChaosOptions;
 import dev.tether.fault.ChaosProxy;
 import dev.tether.session.EchoLoad;
@@ -181,12 +182,7 @@ class SessionFailoverTest {
     await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50))
       .until(() -> load.delivered() >= delivered + 1_000);
     EchoLoad.Result r = await(load.finish(30_000));
-    assertThat(r.failedSessions()).as("%s", r).isZero();
-    assertThat(r.lost()).as("%s", r).isZero();
-    assertThat(r.duplicated()).as("%s", r).isZero();
-    assertThat(r.outOfOrder()).as("%s", r).isZero();
-    assertThat(r.corrupted()).as("%s", r).isZero();
-    assertThat(r.received()).isEqualTo(r.sent());
+    ExactlyOnce.assertExactlyOnce(r);
     assertThat(a.failuresOfKind("SESSION_EXPIRED") + b.failuresOfKind("SESSION_EXPIRED")).isZero();
   }
 
@@ -211,12 +207,7 @@ class SessionFailoverTest {
       .until(() -> takeovers() >= 20 && load.delivered() >= 3_000);
     clients.cancelTimer(timer);
     EchoLoad.Result r = await(load.finish(30_000));
-    assertThat(r.failedSessions()).as("%s", r).isZero();
-    assertThat(r.lost()).as("%s", r).isZero();
-    assertThat(r.duplicated()).as("%s", r).isZero();
-    assertThat(r.outOfOrder()).as("%s", r).isZero();
-    assertThat(r.corrupted()).as("%s", r).isZero();
-    assertThat(r.received()).isEqualTo(r.sent());
+    ExactlyOnce.assertExactlyOnce(r);
     assertThat(a.failuresOfKind("SESSION_EXPIRED") + b.failuresOfKind("SESSION_EXPIRED")).isZero();
     await(proxy.close());
   }
@@ -244,12 +235,7 @@ class SessionFailoverTest {
       .until(() -> load.delivered() >= before + 4_000);
     EchoLoad.Result r = await(load.finish(30_000));
 
-    assertThat(r.failedSessions()).as("%s", r).isZero();
-    assertThat(r.lost()).as("%s", r).isZero();
-    assertThat(r.duplicated()).as("%s", r).isZero();
-    assertThat(r.outOfOrder()).as("%s", r).isZero();
-    assertThat(r.corrupted()).as("%s", r).isZero();
-    assertThat(r.received()).isEqualTo(r.sent());
+    ExactlyOnce.assertExactlyOnce(r);
     assertThat(r.sent()).isGreaterThanOrEqualTo(6_000);
     // exactly one NODE_LOST, seen on both survivors, with every session taken over
     for (ClusterNode n : List.of(b, c)) {

@@ -1,5 +1,6 @@
 package dev.tether.session;
 
+import dev.tether.support.ExactlyOnce;
 import dev.tether.fault.ChaosOptions;
 import dev.tether.fault.ChaosProxy;
 import dev.tether.verticles.SessionVerticle;
@@ -66,12 +67,7 @@ class SessionChaosTest {
     assertThat(proxy.resets()).isGreaterThanOrEqualTo(200);
     assertThat(r.sent()).isGreaterThanOrEqualTo(5_000);
     assertThat(r.resumes()).isGreaterThan(0);
-    assertThat(r.failedSessions()).as("sessions lost: %s", r).isZero();
-    assertThat(r.lost()).as("lost: %s", r).isZero();
-    assertThat(r.duplicated()).as("duplicated: %s", r).isZero();
-    assertThat(r.outOfOrder()).as("out of order: %s", r).isZero();
-    assertThat(r.corrupted()).as("corrupted: %s", r).isZero();
-    assertThat(r.received()).isEqualTo(r.sent());
+    ExactlyOnce.assertExactlyOnce(r);
     assertThat(load.clients()).allSatisfy(c -> assertThat(c.acknowledged()).isEqualTo(c.sent()));
     // resets are connection failures, reported as such; never as protocol errors or lost sessions
     assertThat(kinds).doesNotContainKeys("PROTOCOL_ERROR", "SESSION_EXPIRED");

@@ -1,5 +1,6 @@
 package dev.tether.session;
 
+import dev.tether.support.ExactlyOnce;
 import dev.tether.event.Addresses;
 import dev.tether.fault.ChaosOptions;
 import dev.tether.fault.ChaosProxy;
@@ -133,12 +134,7 @@ class SessionTakeoverTest {
     proxy.chaos(false);
     EchoLoad.Result r = await(load.finish(30_000));
 
-    assertThat(r.failedSessions()).as("%s", r).isZero();
-    assertThat(r.lost()).as("%s", r).isZero();
-    assertThat(r.duplicated()).as("%s", r).isZero();
-    assertThat(r.outOfOrder()).as("%s", r).isZero();
-    assertThat(r.corrupted()).as("%s", r).isZero();
-    assertThat(r.received()).isEqualTo(r.sent());
+    ExactlyOnce.assertExactlyOnce(r);
     assertThat(takeovers()).isGreaterThanOrEqualTo(30);
     assertThat(failures).noneMatch(e -> "SESSION_EXPIRED".equals(e.getString("kind"))
       || "PROTOCOL_ERROR".equals(e.getString("kind")));

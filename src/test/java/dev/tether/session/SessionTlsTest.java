@@ -1,5 +1,6 @@
 package dev.tether.session;
 
+import dev.tether.support.ExactlyOnce;
 import dev.tether.fault.ChaosOptions;
 import dev.tether.fault.ChaosProxy;
 import dev.tether.support.TestTls;
@@ -104,12 +105,7 @@ class SessionTlsTest {
     proxy.chaos(false);
     EchoLoad.Result r = await(load.finish(30_000));
     assertThat(r.resumes()).isGreaterThan(0);
-    assertThat(r.failedSessions()).as("sessions lost: %s", r).isZero();
-    assertThat(r.lost()).as("lost: %s", r).isZero();
-    assertThat(r.duplicated()).as("duplicated: %s", r).isZero();
-    assertThat(r.outOfOrder()).as("out of order: %s", r).isZero();
-    assertThat(r.corrupted()).as("corrupted: %s", r).isZero();
-    assertThat(r.received()).isEqualTo(r.sent());
+    ExactlyOnce.assertExactlyOnce(r);
     await(proxy.close());
   }
 }
